@@ -1,0 +1,76 @@
+# pop3-stdio -- see README.md.
+#
+#   make                  ./pop3-stdio (hardened, -Wall -Wextra -Werror)
+#   make check            every test (bats suites and C unit tests)
+#   make check SANITIZE=1 the same with AddressSanitizer + UBSan
+#   make install          PREFIX=/usr/local DESTDIR=
+#   make lint | fuzz | bench | clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man
+SHAREDIR = $(PREFIX)/share/pop3-stdio
+
+CC ?= cc
+BATS ?= bats
+
+# Hardening is the default and may be replaced wholesale through CFLAGS /
+# LDFLAGS.  -fcf-protection only where the compiler has it.
+CF_PROTECTION := $(shell $(CC) -fcf-protection -E -x c /dev/null >/dev/null 2>&1 && echo -fcf-protection)
+CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE $(CF_PROTECTION)
+LDFLAGS ?= -pie -Wl,-z,relro,-z,now
+# Always applied: the language, the warnings, the feature macros.
+REQUIRED_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+LDLIBS = -lcrypt
+
+ifeq ($(SANITIZE),1)
+CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+LDFLAGS = -fsanitize=address,undefined
+endif
+
+SOURCES = pop3-stdio.c mailbox.c mboxscan.c journal.c uidl.c auth.c \
+	blocklist.c privsep.c netio.c sasl.c number.c fileio.c logtext.c fault.c
+HEADERS = $(wildcard *.h)
+OBJECTS = $(SOURCES:%.c=build/release/%.o)
+FAULT_OBJECTS = $(SOURCES:%.c=build/fault/%.o)
+LIB_SOURCES = $(filter-out pop3-stdio.c,$(SOURCES))
+
+all: pop3-stdio
+
+pop3-stdio: $(OBJECTS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJECTS) $(LDLIBS)
+
+build/release/%.o: %.c $(HEADERS) | build/release
+	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -c -o $@ $<
+
+# The same program with crash points compiled in, for the kill tests.
+tests/bin/pop3-stdio-fault: $(FAULT_OBJECTS) | tests/bin
+	$(CC) $(LDFLAGS) -o $@ $(FAULT_OBJECTS) $(LDLIBS)
+
+build/fault/%.o: %.c $(HEADERS) | build/fault
+	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -DPOP3_FAULT_INJECTION -c -o $@ $<
+
+# Unit tests for the parsers, linked against the real modules.
+UNIT_TESTS = $(patsubst tests/unit/%.c,tests/bin/%,$(wildcard tests/unit/*.c))
+tests/bin/%: tests/unit/%.c $(LIB_SOURCES) $(HEADERS) | tests/bin
+	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -I. -o $@ $< $(LIB_SOURCES) $(LDFLAGS) $(LDLIBS)
+
+build/release build/fault tests/bin:
+	mkdir -p $@
+
+check: pop3-stdio tests/bin/pop3-stdio-fault $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "unit: $$t"; $$t || exit 1; done
+	$(BATS) tests
+
+install: pop3-stdio
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 pop3-stdio $(DESTDIR)$(SBINDIR)/pop3-stdio
+	install -m 644 man/pop3-stdio.8 $(DESTDIR)$(MANDIR)/man8/pop3-stdio.8
+
+clean:
+	rm -rf build tests/bin pop3-stdio
+
+.PHONY: all check install clean

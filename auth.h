@@ -1,0 +1,81 @@
+/*
+ * Logins and privileges: checking a name and password against system
+ * accounts (passwd + shadow, crypt(3)) or a virtual-users file, consulting
+ * the blocked-users file, and switching the process to an account for good.
+ *
+ * Virtual-users file: one user a line, "name:crypt-hash[:uid:gid]";
+ * '#' comments and blank lines ignored; a "{CRYPT}" prefix on the hash is
+ * accepted.  Names may be e-mail addresses.
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "params.h"
+
+struct auth_config {
+	const char *passwd_file; /* NULL: system accounts */
+	const char *blocklist;
+	bool blocklist_named;
+	bool as_root; /* we will switch to the account's uid and gid */
+};
+
+struct account {
+	char name[MAX_USER_NAME + 1];
+	uid_t uid;
+	gid_t gid;
+	bool system; /* supplementary groups from /etc/group */
+	bool has_ids; /* uid and gid are set (always for system accounts) */
+	char home[4096]; /* empty when unknown */
+};
+
+/* Every outcome but AUTH_OK looks the same to the client; the log tells
+ * them apart.  Each costs one crypt(3), so timing tells nothing either. */
+enum auth_outcome {
+	AUTH_OK,
+	AUTH_UNKNOWN_USER,
+	AUTH_BAD_PASSWORD,
+	AUTH_BLOCKED,
+	AUTH_INVALID_NAME,
+	AUTH_UNUSABLE,     /* would serve as root, no uid/gid, expired, ... */
+	AUTH_SYSTEM_ERROR, /* unreadable passwd or blocked-users file */
+};
+
+/* user and password are exactly len bytes (a NUL inside fails). */
+enum auth_outcome auth_check(const struct auth_config *config,
+			     const char *user, size_t user_len,
+			     const char *password, size_t password_len,
+			     struct account *account);
+const char *auth_outcome_text(enum auth_outcome outcome);
+
+/* A name usable as a path component under the spool: 1-255 octets, no
+ * '/', not starting with '.', no control characters or spaces. */
+bool auth_name_is_valid(const char *name, size_t len);
+
+/* Looks user up in an open virtual-users file; *first_hash receives the
+ * first hash in the file (for timing-equal checks of unknown users). */
+struct virtual_user {
+	char hash[256];
+	bool has_ids;
+	uid_t uid;
+	gid_t gid;
+};
+bool auth_find_virtual(FILE *in, const char *user, struct virtual_user *found,
+		       char first_hash[256]);
+
+/* Switches to the account for good (when root), then checks that root
+ * cannot be regained.  False when any step failed: the caller must exit. */
+bool auth_become(const struct account *account);
+
+/* The pre-login process: when root, chroot to chroot_dir if it exists and
+ * become user (e.g. nobody).  Does nothing when not root. */
+bool auth_become_prelogin(const char *user, const char *chroot_dir);
+
+/* Overwrites a secret so it does not linger in memory. */
+void auth_wipe(void *secret, size_t len);
+
+#endif

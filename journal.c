@@ -1,0 +1,458 @@
+/*
+ * Crash-safe rewrite of the end of an mbox.  See journal.h.
+ *
+ * Journal file: a header, the new text, a trailer (digest of header and
+ * text, end mark).  It is written as journal.tmp and renamed to journal
+ * once complete and fsync'd, so a journal under its final name is whole.
+ *
+ * Recovery must tell apart, for a journal found at start-up:
+ *  (a) rewrite started, not finished: the file is at least old_end long;
+ *      its new text may be partly written; mail delivered since is after
+ *      old_end.  Finish the rewrite and keep that mail.
+ *  (b) rewrite finished (truncated to new_end), journal not yet removed;
+ *      mail delivered since starts at new_end.  Only remove the journal.
+ * The text at [start, new_end) matches the journal in (b), and may in (a).
+ * The header keeps a fingerprint of the old bytes just after new_end, which
+ * the rewrite never touches; in (a) they are still there, in (b) they were
+ * cut off and whatever is there now was delivered later.
+ */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "fileio.h"
+#include "params.h"
+#include "uidl.h"
+
+#define JOURNAL_FILE "journal"
+#define JOURNAL_TEMP "journal.tmp"
+#define JOURNAL_ASIDE "journal.unusable"
+#define FINGERPRINT_SPAN 4096
+
+static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '1' };
+static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '1' };
+
+enum { HEADER_FIELDS = 7, HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 16,
+       TRAILER_SIZE = 16 + 8 };
+
+struct journal_header {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t start;    /* where the new text goes */
+	uint64_t old_end;  /* size of the mbox when the rewrite began */
+	uint64_t new_end;  /* start + text_len */
+	uint64_t text_len;
+	uint64_t fingerprint_len;
+	uint8_t fingerprint[16]; /* of old bytes [new_end, +fingerprint_len) */
+};
+
+struct paths {
+	char journal[4096];
+	char temp[4096];
+	char aside[4096];
+};
+
+static bool make_paths(struct paths *p, const char *dir)
+{
+	return join_path(p->journal, sizeof(p->journal), dir, JOURNAL_FILE) &&
+	       join_path(p->temp, sizeof(p->temp), dir, JOURNAL_TEMP) &&
+	       join_path(p->aside, sizeof(p->aside), dir, JOURNAL_ASIDE);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void encode_header(const struct journal_header *h, unsigned char *out)
+{
+	const uint64_t fields[HEADER_FIELDS] = { h->dev,     h->ino,
+						 h->start,   h->old_end,
+						 h->new_end, h->text_len,
+						 h->fingerprint_len };
+	memcpy(out, header_magic, 8);
+	for (int i = 0; i < HEADER_FIELDS; i++)
+		put_u64(out + 8 + 8 * i, fields[i]);
+	memcpy(out + 8 + 8 * HEADER_FIELDS, h->fingerprint, 16);
+}
+
+static bool decode_header(const unsigned char *in, struct journal_header *h)
+{
+	uint64_t f[HEADER_FIELDS];
+
+	if (memcmp(in, header_magic, 8) != 0)
+		return false;
+	for (int i = 0; i < HEADER_FIELDS; i++)
+		f[i] = get_u64(in + 8 + 8 * i);
+	*h = (struct journal_header){ .dev = f[0], .ino = f[1], .start = f[2],
+				      .old_end = f[3], .new_end = f[4],
+				      .text_len = f[5], .fingerprint_len = f[6] };
+	memcpy(h->fingerprint, in + 8 + 8 * HEADER_FIELDS, 16);
+	return h->text_len <= UINT64_MAX - h->start &&
+	       h->new_end == h->start + h->text_len && h->new_end < h->old_end &&
+	       h->fingerprint_len <= FINGERPRINT_SPAN;
+}
+
+/* Copies len bytes between files in blocks, feeding them to hash if set. */
+static bool copy_bytes(int from, uint64_t from_off, int to, uint64_t to_off,
+		       uint64_t len, struct uidl_hash *hash)
+{
+	char *buf = malloc(IO_BLOCK);
+	bool ok = buf != NULL;
+
+	while (ok && len > 0) {
+		size_t n = len < IO_BLOCK ? (size_t)len : IO_BLOCK;
+		ok = pread_full(from, buf, n, from_off);
+		if (ok && hash)
+			uidl_hash_update(hash, buf, n);
+		FAULT_POINT("copy block");
+		if (ok)
+			ok = pwrite_full(to, buf, n, to_off);
+		from_off += n;
+		to_off += n;
+		len -= n;
+	}
+	free(buf);
+	return ok;
+}
+
+static bool same_bytes(int a, uint64_t a_off, int b, uint64_t b_off,
+		       uint64_t len, bool *equal)
+{
+	char *x = malloc(IO_BLOCK), *y = malloc(IO_BLOCK);
+	bool ok = x && y;
+
+	*equal = true;
+	while (ok && *equal && len > 0) {
+		size_t n = len < IO_BLOCK ? (size_t)len : IO_BLOCK;
+		ok = pread_full(a, x, n, a_off) && pread_full(b, y, n, b_off);
+		*equal = ok && memcmp(x, y, n) == 0;
+		a_off += n;
+		b_off += n;
+		len -= n;
+	}
+	free(x);
+	free(y);
+	return ok;
+}
+
+static bool fingerprint(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
+{
+	char buf[FINGERPRINT_SPAN];
+	struct uidl_hash h;
+
+	if (!pread_full(fd, buf, (size_t)len, offset))
+		return false;
+	uidl_hash_init(&h);
+	uidl_hash_update(&h, buf, (size_t)len);
+	uidl_hash_final(&h, out);
+	return true;
+}
+
+/* The new text to the mbox, durably, then the mbox cut to its new end. */
+static bool apply(int mbox_fd, int journal_fd, const struct journal_header *h)
+{
+	FAULT_POINT("apply start");
+	if (!copy_bytes(journal_fd, HEADER_SIZE, mbox_fd, h->start, h->text_len,
+			NULL))
+		return false;
+	FAULT_POINT("apply before fsync");
+	if (fsync(mbox_fd) != 0)
+		return false;
+	FAULT_POINT("apply before truncate");
+	if (ftruncate(mbox_fd, (off_t)h->new_end) != 0)
+		return false;
+	FAULT_POINT("apply before final fsync");
+	return fsync(mbox_fd) == 0;
+}
+
+static bool write_journal(int fd, struct journal_header *h,
+			  const struct text_source *src, size_t count)
+{
+	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE];
+	struct uidl_hash hash;
+	uint64_t at = HEADER_SIZE;
+
+	encode_header(h, header);
+	uidl_hash_init(&hash);
+	uidl_hash_update(&hash, header, sizeof(header));
+	FAULT_POINT("journal header");
+	if (!pwrite_full(fd, header, sizeof(header), 0))
+		return false;
+	for (size_t i = 0; i < count; i++) {
+		if (!copy_bytes(src[i].fd, src[i].offset, fd, at, src[i].length,
+				&hash))
+			return false;
+		at += src[i].length;
+	}
+	uidl_hash_final(&hash, trailer);
+	memcpy(trailer + 16, trailer_magic, 8);
+	FAULT_POINT("journal trailer");
+	if (!pwrite_full(fd, trailer, sizeof(trailer), at))
+		return false;
+	FAULT_POINT("journal fsync");
+	return fsync(fd) == 0;
+}
+
+/* Writes the journal under its temporary name and renames it into place. */
+static int create_journal(const struct paths *p, const char *dir,
+			  struct journal_header *h,
+			  const struct text_source *src, size_t count)
+{
+	if (unlink(p->temp) != 0 && errno != ENOENT)
+		return -1;
+	int fd = open(p->temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+	if (fd < 0)
+		return -1;
+	if (!write_journal(fd, h, src, count))
+		goto fail;
+	FAULT_POINT("journal rename");
+	if (rename(p->temp, p->journal) != 0)
+		goto fail;
+	FAULT_POINT("journal dir fsync");
+	if (!fsync_directory(dir)) {
+		int saved = errno;
+		unlink(p->journal);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+fail:;
+	int saved = errno;
+	unlink(p->temp);
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+static void remove_journal(const struct paths *p, const char *dir)
+{
+	FAULT_POINT("journal unlink");
+	if (unlink(p->journal) != 0 || !fsync_directory(dir))
+		syslog(LOG_WARNING, "%s: cannot remove finished journal: %m",
+		       p->journal);
+}
+
+enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
+				    uint64_t start,
+				    const struct text_source *sources,
+				    size_t count)
+{
+	struct paths p;
+	struct stat st;
+	struct journal_header h = { .start = start };
+
+	for (size_t i = 0; i < count; i++)
+		h.text_len += sources[i].length;
+	if (!make_paths(&p, state_dir) || fstat(mbox_fd, &st) != 0) {
+		syslog(LOG_ERR, "%s: journal: %m", state_dir);
+		return JOURNAL_NOTHING;
+	}
+	h.dev = (uint64_t)st.st_dev;
+	h.ino = (uint64_t)st.st_ino;
+	h.old_end = (uint64_t)st.st_size;
+	h.new_end = start + h.text_len;
+	if (h.new_end >= h.old_end) {
+		syslog(LOG_ERR, "journal: rewrite would not shrink the mbox");
+		return JOURNAL_NOTHING;
+	}
+	h.fingerprint_len = h.old_end - h.new_end < FINGERPRINT_SPAN
+				? h.old_end - h.new_end
+				: FINGERPRINT_SPAN;
+	int fd = -1;
+	if (!fingerprint(mbox_fd, h.new_end, h.fingerprint_len, h.fingerprint) ||
+	    (fd = create_journal(&p, state_dir, &h, sources, count)) < 0) {
+		syslog(LOG_ERR, "%s: cannot write the update journal: %m",
+		       p.journal);
+		return JOURNAL_NOTHING;
+	}
+	if (!apply(mbox_fd, fd, &h)) {
+		syslog(LOG_ERR, "mbox rewrite failed, journal %s kept for the "
+				"next session: %m", p.journal);
+		close(fd);
+		return JOURNAL_PENDING;
+	}
+	close(fd);
+	remove_journal(&p, state_dir);
+	return JOURNAL_DONE;
+}
+
+/* A journal we cannot use is kept for the administrator, never deleted. */
+static void set_aside(const struct paths *p, const char *why)
+{
+	syslog(LOG_CRIT, "%s: %s; renamed to %s for inspection", p->journal, why,
+	       p->aside);
+	if (rename(p->journal, p->aside) != 0)
+		syslog(LOG_CRIT, "%s: rename: %m", p->journal);
+}
+
+static bool read_journal(int fd, const struct stat *st, struct journal_header *h)
+{
+	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE], digest[16];
+	struct uidl_hash hash;
+
+	if ((uint64_t)st->st_size < HEADER_SIZE + TRAILER_SIZE ||
+	    !pread_full(fd, header, sizeof(header), 0) || !decode_header(header, h) ||
+	    (uint64_t)st->st_size != HEADER_SIZE + h->text_len + TRAILER_SIZE ||
+	    !pread_full(fd, trailer, sizeof(trailer), HEADER_SIZE + h->text_len))
+		return false;
+	uidl_hash_init(&hash);
+	uidl_hash_update(&hash, header, sizeof(header));
+	char *buf = malloc(IO_BLOCK);
+	bool ok = buf != NULL;
+	for (uint64_t done = 0; ok && done < h->text_len;) {
+		size_t n = h->text_len - done < IO_BLOCK ? (size_t)(h->text_len - done)
+							  : IO_BLOCK;
+		ok = pread_full(fd, buf, n, HEADER_SIZE + done);
+		uidl_hash_update(&hash, buf, n);
+		done += n;
+	}
+	free(buf);
+	uidl_hash_final(&hash, digest);
+	return ok && memcmp(digest, trailer, 16) == 0 &&
+	       memcmp(trailer + 16, trailer_magic, 8) == 0;
+}
+
+/* Has the rewrite reached the truncation?  See the comment at the top. */
+static bool rewrite_finished(int mbox_fd, int journal_fd,
+			     const struct journal_header *h, uint64_t size,
+			     bool *finished)
+{
+	bool written;
+	uint8_t now[16];
+
+	if (!same_bytes(mbox_fd, h->start, journal_fd, HEADER_SIZE, h->text_len,
+			&written))
+		return false;
+	if (!written) {
+		*finished = false;
+		return true;
+	}
+	if (size < h->old_end) {
+		*finished = true;
+		return true;
+	}
+	if (!fingerprint(mbox_fd, h->new_end, h->fingerprint_len, now))
+		return false;
+	*finished = memcmp(now, h->fingerprint, 16) != 0;
+	return true;
+}
+
+/* Completes the rewrite; mail delivered after the crash (beyond old_end)
+ * becomes part of the new text, through a fresh journal. */
+static bool finish(int mbox_fd, int journal_fd, const struct journal_header *h,
+		   uint64_t size, const struct paths *p, const char *dir)
+{
+	if (size == h->old_end) {
+		if (!apply(mbox_fd, journal_fd, h))
+			return false;
+		remove_journal(p, dir);
+		return true;
+	}
+	struct text_source src[2] = {
+		{ journal_fd, HEADER_SIZE, h->text_len },
+		{ mbox_fd, h->old_end, size - h->old_end },
+	};
+	return journal_rewrite(mbox_fd, dir, h->start, src, 2) == JOURNAL_DONE;
+}
+
+static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
+			 const struct paths *p, const char *dir)
+{
+	struct journal_header h;
+	struct stat st;
+	bool finished;
+
+	if (!S_ISREG(jst->st_mode) || jst->st_uid != geteuid() ||
+	    (jst->st_mode & 022)) {
+		syslog(LOG_CRIT, "%s: not a regular file of ours, not replayed",
+		       p->journal);
+		return false;
+	}
+	if (!read_journal(fd, jst, &h)) {
+		set_aside(p, "damaged journal");
+		return false;
+	}
+	if (fstat(mbox_fd, &st) != 0)
+		return false;
+	if (h.dev != (uint64_t)st.st_dev || h.ino != (uint64_t)st.st_ino) {
+		set_aside(p, "journal of a maildrop that has since been replaced");
+		return true;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (size < h.new_end) {
+		set_aside(p, "maildrop shorter than the journal expects");
+		return false;
+	}
+	if (!rewrite_finished(mbox_fd, fd, &h, size, &finished))
+		return false;
+	if (finished) {
+		remove_journal(p, dir);
+		return true;
+	}
+	if (size < h.old_end) {
+		set_aside(p, "maildrop changed by someone else after a crash");
+		return false;
+	}
+	syslog(LOG_NOTICE, "%s: finishing an interrupted update", p->journal);
+	return finish(mbox_fd, fd, &h, size, p, dir);
+}
+
+bool journal_recover(int mbox_fd, const char *state_dir)
+{
+	struct paths p;
+	struct stat jst;
+
+	if (!make_paths(&p, state_dir))
+		return false;
+	/* An unfinished journal.tmp never reached the mbox. */
+	if (unlink(p.temp) != 0 && errno != ENOENT)
+		syslog(LOG_WARNING, "%s: unlink: %m", p.temp);
+	int fd = open(p.journal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return true;
+		syslog(LOG_ERR, "%s: %m", p.journal);
+		return false;
+	}
+	bool ok = fstat(fd, &jst) == 0 && recover_from(mbox_fd, fd, &jst, &p, state_dir);
+	if (!ok)
+		syslog(LOG_ERR, "%s: recovery failed: %m", p.journal);
+	close(fd);
+	return ok;
+}
+
+bool journal_prepare_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return false;
+	if (lstat(dir, &st) != 0)
+		return false;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		syslog(LOG_ERR, "%s: not a private directory of ours, not used", dir);
+		errno = EPERM;
+		return false;
+	}
+	return true;
+}

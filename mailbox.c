@@ -1,0 +1,638 @@
+/*
+ * An mbox maildrop for one POP3 session.  See mailbox.h.
+ *
+ * Locks, as Debian's MDAs (Postfix local, procmail, Exim) expect:
+ *  - flock() on the mbox for the whole session, so a second POP3 session
+ *    gets [IN-USE].  MDAs on Debian lock with fcntl(), which on Linux is
+ *    independent of flock(), so deliveries are not held up; the kernel drops
+ *    the lock with the process, so it cannot go stale.
+ *  - fcntl() over the whole file only while scanning and while updating,
+ *    so deliveries never interleave with our reads or writes.
+ * No dotlock: only group mail can create one in /var/mail, a killed
+ * process would leave it behind, and every Debian MDA also takes fcntl.
+ */
+#include "mailbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "journal.h"
+#include "mboxscan.h"
+#include "uidl.h"
+
+/* What is checked of the end of the indexed part of the file before an
+ * update: a rewrite by someone else almost surely changes it. */
+#define TAIL_CHECK 4096
+
+struct message {
+	uint64_t start;  /* the "From " line */
+	uint64_t data;   /* first header byte */
+	uint64_t length; /* octets of text in the file */
+	uint64_t size;   /* octets as sent */
+	uint32_t xuidl_at; /* 1 + offset in the X-UIDL pool, or 0 */
+	bool deleted;
+};
+
+struct mailbox {
+	char *path;
+	char *state_dir;
+	int fd; /* -1: no file, an empty maildrop */
+	bool writable;
+	dev_t dev;
+	ino_t ino;
+	uint64_t indexed_end; /* the file's size when it was scanned */
+	uint8_t tail_digest[16];
+	struct message *msgs;
+	struct uidl_entry *ids;
+	size_t count;
+	size_t capacity;
+	char *xuidl_pool;
+	size_t pool_len;
+	size_t pool_cap;
+	size_t live_count;
+	uint64_t live_octets;
+	unsigned char *block;
+};
+
+/* ---- locking ---- */
+
+static bool fcntl_lock(int fd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	time_t deadline = time(NULL) + LOCK_WAIT_SECONDS;
+
+	/* Polled rather than F_SETLKW: the wait stays bounded with no alarm. */
+	for (;;) {
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return true;
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+			return false;
+		if (time(NULL) >= deadline) {
+			errno = ETIMEDOUT;
+			return false;
+		}
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 200 * 1000 * 1000)
+			pause.tv_nsec *= 2;
+	}
+}
+
+static void fcntl_unlock(int fd)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_SETLK, &fl) != 0)
+		syslog(LOG_ERR, "fcntl unlock: %m");
+}
+
+/* ---- the message index ---- */
+
+static bool add_xuidl(struct mailbox *mb, struct message *m, const char *xuidl)
+{
+	size_t n = strlen(xuidl) + 1;
+
+	if (mb->pool_len + n > UINT32_MAX - 1)
+		return true; /* the id falls back to the digest */
+	if (mb->pool_len + n > mb->pool_cap) {
+		size_t cap = mb->pool_cap ? 2 * mb->pool_cap : 4096;
+		char *p = realloc(mb->xuidl_pool, cap);
+		if (!p)
+			return false;
+		mb->xuidl_pool = p;
+		mb->pool_cap = cap;
+	}
+	memcpy(mb->xuidl_pool + mb->pool_len, xuidl, n);
+	m->xuidl_at = (uint32_t)mb->pool_len + 1;
+	mb->pool_len += n;
+	return true;
+}
+
+static bool grow_index(struct mailbox *mb)
+{
+	size_t cap = mb->capacity ? 2 * mb->capacity : 256;
+	if (cap > SIZE_MAX / sizeof(struct message))
+		return false;
+	struct message *msgs = realloc(mb->msgs, cap * sizeof(*msgs));
+	if (!msgs)
+		return false;
+	mb->msgs = msgs;
+	struct uidl_entry *ids = realloc(mb->ids, cap * sizeof(*ids));
+	if (!ids)
+		return false;
+	mb->ids = ids;
+	mb->capacity = cap;
+	return true;
+}
+
+static bool add_message(void *context, const struct scanned_message *sm)
+{
+	struct mailbox *mb = context;
+
+	if (sm->uw_internal)
+		return true; /* pine/UW-IMAP bookkeeping, not mail */
+	if (mb->count == mb->capacity && !grow_index(mb))
+		return false;
+	struct message *m = &mb->msgs[mb->count];
+	*m = (struct message){ .start = sm->start, .data = sm->data,
+			       .length = sm->length, .size = sm->size };
+	memset(&mb->ids[mb->count], 0, sizeof(mb->ids[0]));
+	memcpy(mb->ids[mb->count].digest, sm->digest, 16);
+	if (sm->has_xuidl && !add_xuidl(mb, m, sm->xuidl))
+		return false;
+	mb->count++;
+	return true;
+}
+
+static bool tail_digest(int fd, uint64_t end, uint8_t digest[16])
+{
+	unsigned char buf[TAIL_CHECK];
+	size_t n = end < TAIL_CHECK ? (size_t)end : TAIL_CHECK;
+	struct uidl_hash h;
+
+	if (!pread_full(fd, buf, n, end - n))
+		return false;
+	uidl_hash_init(&h);
+	uidl_hash_update(&h, buf, n);
+	uidl_hash_final(&h, digest);
+	return true;
+}
+
+static bool assign_ids(struct mailbox *mb)
+{
+	for (size_t i = 0; i < mb->count; i++)
+		mb->ids[i].xuidl = mb->msgs[i].xuidl_at
+				       ? mb->xuidl_pool + mb->msgs[i].xuidl_at - 1
+				       : NULL;
+	return uidl_assign(mb->ids, mb->count);
+}
+
+static enum mbox_status index_mailbox(struct mailbox *mb)
+{
+	uint64_t end;
+	enum scan_result r = scan_mbox(mb->fd, 0, &end, add_message, mb);
+
+	switch (r) {
+	case SCAN_OK:
+		break;
+	case SCAN_NOT_MBOX:
+		syslog(LOG_ERR, "%s: not an mbox (does not begin with \"From \")",
+		       mb->path);
+		return MBOX_PERMFAIL;
+	case SCAN_IO_ERROR:
+		syslog(LOG_ERR, "%s: read: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	case SCAN_NO_MEMORY:
+		syslog(LOG_ERR, "%s: out of memory indexing the mbox", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	mb->indexed_end = end;
+	if (!tail_digest(mb->fd, end, mb->tail_digest)) {
+		syslog(LOG_ERR, "%s: read: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	if (!assign_ids(mb)) {
+		syslog(LOG_ERR, "%s: out of memory assigning unique-ids", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	mailbox_undelete_all(mb);
+	return MBOX_OK;
+}
+
+/* ---- opening ---- */
+
+/* O_NOFOLLOW: a maildrop that is a symlink (to another user's file, say)
+ * is refused, as is anything but a regular file. */
+static enum mbox_status open_file(struct mailbox *mb)
+{
+	struct stat st;
+
+	mb->writable = true;
+	mb->fd = open(mb->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (mb->fd < 0 && errno == EACCES) {
+		mb->writable = false;
+		mb->fd = open(mb->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (mb->fd < 0) {
+		if (errno == ENOENT)
+			return MBOX_OK;
+		syslog(LOG_ERR, "%s: open: %m", mb->path);
+		return errno == ELOOP || errno == EACCES ? MBOX_PERMFAIL : MBOX_TEMPFAIL;
+	}
+	if (fstat(mb->fd, &st) != 0) {
+		syslog(LOG_ERR, "%s: fstat: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		syslog(LOG_ERR, "%s: not a regular file", mb->path);
+		return MBOX_PERMFAIL;
+	}
+	mb->dev = st.st_dev;
+	mb->ino = st.st_ino;
+	return MBOX_OK;
+}
+
+static enum mbox_status lock_session(struct mailbox *mb)
+{
+	if (flock(mb->fd, LOCK_EX | LOCK_NB) == 0)
+		return MBOX_OK;
+	if (errno == EWOULDBLOCK)
+		return MBOX_IN_USE;
+	syslog(LOG_ERR, "%s: flock: %m", mb->path);
+	return MBOX_TEMPFAIL;
+}
+
+/* Finishes an update a killed session left, under the write lock. */
+static enum mbox_status recover(struct mailbox *mb)
+{
+	if (!mb->state_dir || !mb->writable)
+		return MBOX_OK;
+	if (!fcntl_lock(mb->fd, F_WRLCK)) {
+		syslog(LOG_ERR, "%s: lock: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	bool ok = journal_recover(mb->fd, mb->state_dir);
+	fcntl_unlock(mb->fd);
+	return ok ? MBOX_OK : MBOX_TEMPFAIL;
+}
+
+static enum mbox_status load(struct mailbox *mb)
+{
+	enum mbox_status st = open_file(mb);
+	if (st != MBOX_OK || mb->fd < 0)
+		return st;
+	if ((st = lock_session(mb)) != MBOX_OK || (st = recover(mb)) != MBOX_OK)
+		return st;
+	if (!fcntl_lock(mb->fd, F_RDLCK)) {
+		syslog(LOG_ERR, "%s: lock: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	st = index_mailbox(mb);
+	fcntl_unlock(mb->fd);
+	return st;
+}
+
+enum mbox_status mailbox_open(const struct mailbox_config *config,
+			      struct mailbox **out)
+{
+	struct mailbox *mb = calloc(1, sizeof(*mb));
+
+	*out = NULL;
+	if (!mb)
+		return MBOX_TEMPFAIL;
+	mb->fd = -1;
+	mb->path = strdup(config->path);
+	mb->state_dir = config->state_dir ? strdup(config->state_dir) : NULL;
+	mb->block = malloc(IO_BLOCK);
+	if (!mb->path || (config->state_dir && !mb->state_dir) || !mb->block) {
+		mailbox_close(mb);
+		return MBOX_TEMPFAIL;
+	}
+	enum mbox_status st = load(mb);
+	if (st != MBOX_OK) {
+		mailbox_close(mb);
+		return st;
+	}
+	*out = mb;
+	return MBOX_OK;
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+	if (!mb)
+		return;
+	if (mb->fd >= 0)
+		close(mb->fd);
+	free(mb->path);
+	free(mb->state_dir);
+	free(mb->msgs);
+	free(mb->ids);
+	free(mb->xuidl_pool);
+	free(mb->block);
+	free(mb);
+}
+
+/* ---- reading ---- */
+
+size_t mailbox_count(const struct mailbox *mb)
+{
+	return mb->count;
+}
+
+uint64_t mailbox_size(const struct mailbox *mb, size_t msg)
+{
+	return mb->msgs[msg].size;
+}
+
+void mailbox_uidl(const struct mailbox *mb, size_t msg, char *buf)
+{
+	uidl_format(&mb->ids[msg], buf);
+}
+
+bool mailbox_is_deleted(const struct mailbox *mb, size_t msg)
+{
+	return mb->msgs[msg].deleted;
+}
+
+void mailbox_delete(struct mailbox *mb, size_t msg)
+{
+	if (mb->msgs[msg].deleted)
+		return;
+	mb->msgs[msg].deleted = true;
+	mb->live_count--;
+	mb->live_octets -= mb->msgs[msg].size;
+}
+
+void mailbox_undelete_all(struct mailbox *mb)
+{
+	mb->live_count = mb->count;
+	mb->live_octets = 0;
+	for (size_t i = 0; i < mb->count; i++) {
+		mb->msgs[i].deleted = false;
+		mb->live_octets += mb->msgs[i].size;
+	}
+}
+
+size_t mailbox_live_count(const struct mailbox *mb)
+{
+	return mb->live_count;
+}
+
+uint64_t mailbox_live_octets(const struct mailbox *mb)
+{
+	return mb->live_octets;
+}
+
+/* Where message msg's text is followed by the next message, or by the
+ * end of what was indexed. */
+static uint64_t message_end(const struct mailbox *mb, size_t msg)
+{
+	return msg + 1 < mb->count ? mb->msgs[msg + 1].start : mb->indexed_end;
+}
+
+/* A message starts at a "From " line with an empty line (or nothing)
+ * before it.  p holds the bytes from offset - before. */
+static bool is_message_start(const unsigned char *p, size_t before)
+{
+	if (memcmp(p + before, "From ", 5) != 0)
+		return false;
+	if (before == 0)
+		return true;
+	return p[before - 1] == '\n' &&
+	       (before == 1 || p[before - 2] == '\n' ||
+		(before >= 3 && p[before - 2] == '\r' && p[before - 3] == '\n'));
+}
+
+static bool check_start(struct mailbox *mb, uint64_t offset)
+{
+	unsigned char buf[8];
+	size_t before = offset < 3 ? (size_t)offset : 3;
+
+	return pread_full(mb->fd, buf, before + 5, offset - before) &&
+	       is_message_start(buf, before);
+}
+
+/* Only separator bytes between the text's end and what follows, and the
+ * next message (if any) still starts where it did. */
+static bool check_end(struct mailbox *mb, size_t msg)
+{
+	const struct message *m = &mb->msgs[msg];
+	uint64_t text_end = m->data + m->length;
+	uint64_t next = message_end(mb, msg);
+	unsigned char gap[3];
+	size_t n = (size_t)(next - text_end);
+
+	if (n > 2 || (n > 0 && !pread_full(mb->fd, gap, n, text_end)))
+		return false;
+	if (n == 1 && gap[0] != '\n')
+		return false;
+	if (n == 2 && (gap[0] != '\r' || gap[1] != '\n'))
+		return false;
+	return msg + 1 == mb->count || check_start(mb, next);
+}
+
+/* LF to CRLF, dot-stuffing, and for TOP the line budget. */
+struct sender {
+	struct netio *io;
+	bool at_line_start;
+	bool prev_cr;
+	bool in_header;
+	bool done;
+	uint64_t line_len;
+	uint64_t body_lines_left;
+};
+
+static void end_of_line(struct sender *sd)
+{
+	bool empty = sd->line_len == 0 || (sd->line_len == 1 && sd->prev_cr);
+
+	sd->at_line_start = true;
+	sd->prev_cr = false;
+	sd->line_len = 0;
+	if (sd->in_header) {
+		if (empty) {
+			sd->in_header = false;
+			sd->done = sd->body_lines_left == 0;
+		}
+		return;
+	}
+	if (sd->body_lines_left != UINT64_MAX && --sd->body_lines_left == 0)
+		sd->done = true;
+}
+
+/* Converts as much of p[0..n) as fits in out[0..room); returns the bytes
+ * of output and sets *used to the bytes of input taken. */
+static size_t convert(struct sender *sd, const unsigned char *p, size_t n,
+		      unsigned char *out, size_t room, size_t *used)
+{
+	size_t o = 0, i = 0;
+
+	while (i < n && !sd->done && o + 3 <= room) {
+		if (sd->at_line_start) {
+			if (p[i] == '.')
+				out[o++] = '.'; /* RFC 1939 3: byte-stuffing */
+			sd->at_line_start = false;
+		}
+		size_t max = n - i < room - o - 2 ? n - i : room - o - 2;
+		const unsigned char *lf = memchr(p + i, '\n', max);
+		size_t seg = lf ? (size_t)(lf - (p + i)) : max;
+		memcpy(out + o, p + i, seg);
+		o += seg;
+		if (seg > 0) {
+			sd->prev_cr = p[i + seg - 1] == '\r';
+			sd->line_len += seg;
+		}
+		i += seg;
+		if (!lf)
+			continue;
+		if (!sd->prev_cr)
+			out[o++] = '\r';
+		out[o++] = '\n';
+		i++;
+		end_of_line(sd);
+	}
+	*used = i;
+	return o;
+}
+
+static void send_text(struct sender *sd, const unsigned char *p, size_t n)
+{
+	while (n > 0 && !sd->done) {
+		size_t room, used;
+		unsigned char *out = (unsigned char *)netio_space(sd->io, 64, &room);
+		size_t produced = convert(sd, p, n, out, room, &used);
+		netio_commit(sd->io, produced);
+		p += used;
+		n -= used;
+		if (sd->io->write_failed)
+			return;
+	}
+}
+
+static enum mbox_status stream_message(struct mailbox *mb,
+				       const struct message *m,
+				       uint64_t body_lines, struct netio *io)
+{
+	struct sender sd = { .io = io, .at_line_start = true, .in_header = true,
+			     .body_lines_left = body_lines };
+	uint64_t offset = m->data, left = m->length;
+
+	while (left > 0 && !sd.done && !io->write_failed) {
+		size_t n = left < IO_BLOCK ? (size_t)left : IO_BLOCK;
+		if (!pread_full(mb->fd, mb->block, n, offset)) {
+			syslog(LOG_ERR, "%s: read: %m", mb->path);
+			return MBOX_TEMPFAIL;
+		}
+		send_text(&sd, mb->block, n);
+		offset += n;
+		left -= n;
+	}
+	if (!sd.at_line_start)
+		netio_write(io, "\r\n", 2); /* last line had no LF */
+	netio_write(io, ".\r\n", 3);
+	return io->write_failed ? MBOX_GONE : MBOX_OK;
+}
+
+enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
+			      uint64_t body_lines, const char *status_line,
+			      struct netio *io)
+{
+	const struct message *m = &mb->msgs[msg];
+
+	if (!check_start(mb, m->start) || !check_end(mb, msg)) {
+		syslog(LOG_ERR, "%s: message %zu is no longer where it was; "
+				"the mbox was changed by someone else",
+		       mb->path, msg + 1);
+		return MBOX_CHANGED;
+	}
+	netio_puts(io, status_line);
+	netio_write(io, "\r\n", 2);
+	return stream_message(mb, m, body_lines, io);
+}
+
+/* ---- updating ---- */
+
+/* Still the file we indexed, and its indexed part unchanged as far as
+ * its end and every message start from `from` on can tell. */
+static bool unchanged_since_scan(struct mailbox *mb, size_t from)
+{
+	struct stat now, path_now;
+	uint8_t digest[16];
+
+	if (fstat(mb->fd, &now) != 0 || lstat(mb->path, &path_now) != 0)
+		return false;
+	if (now.st_dev != mb->dev || now.st_ino != mb->ino ||
+	    path_now.st_dev != mb->dev || path_now.st_ino != mb->ino ||
+	    (uint64_t)now.st_size < mb->indexed_end)
+		return false;
+	if (!tail_digest(mb->fd, mb->indexed_end, digest) ||
+	    memcmp(digest, mb->tail_digest, 16) != 0)
+		return false;
+	for (size_t i = from; i < mb->count; i++)
+		if (!check_start(mb, mb->msgs[i].start))
+			return false;
+	return true;
+}
+
+static size_t first_deleted(const struct mailbox *mb)
+{
+	size_t i = 0;
+	while (i < mb->count && !mb->msgs[i].deleted)
+		i++;
+	return i;
+}
+
+/* The kept messages after the first deleted one, adjacent ones merged,
+ * then whatever was delivered during the session.  Returns the count. */
+static size_t kept_text(struct mailbox *mb, size_t first, uint64_t file_end,
+			struct text_source *src)
+{
+	size_t n = 0;
+
+	for (size_t i = first; i < mb->count; i++) {
+		if (mb->msgs[i].deleted)
+			continue;
+		uint64_t start = mb->msgs[i].start, end = message_end(mb, i);
+		if (n > 0 && src[n - 1].offset + src[n - 1].length == start)
+			src[n - 1].length += end - start;
+		else
+			src[n++] = (struct text_source){ mb->fd, start, end - start };
+	}
+	if (file_end > mb->indexed_end)
+		src[n++] = (struct text_source){ mb->fd, mb->indexed_end,
+						 file_end - mb->indexed_end };
+	return n;
+}
+
+static enum mbox_status rewrite(struct mailbox *mb, size_t first)
+{
+	struct stat st;
+
+	if (!unchanged_since_scan(mb, first)) {
+		syslog(LOG_ERR, "%s: changed by someone else during the session; "
+				"no messages deleted", mb->path);
+		return MBOX_CHANGED;
+	}
+	if (fstat(mb->fd, &st) != 0)
+		return MBOX_TEMPFAIL;
+	struct text_source *src = calloc(mb->count - first + 1, sizeof(*src));
+	if (!src)
+		return MBOX_TEMPFAIL;
+	size_t n = kept_text(mb, first, (uint64_t)st.st_size, src);
+	enum journal_result r =
+	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, src, n);
+	free(src);
+	return r == JOURNAL_DONE ? MBOX_OK : MBOX_TEMPFAIL;
+}
+
+enum mbox_status mailbox_update(struct mailbox *mb)
+{
+	size_t first = first_deleted(mb);
+
+	if (first == mb->count)
+		return MBOX_OK;
+	if (!mb->writable) {
+		syslog(LOG_ERR, "%s: not writable; no messages deleted", mb->path);
+		return MBOX_PERMFAIL;
+	}
+	if (!mb->state_dir) {
+		syslog(LOG_ERR, "%s: no state directory for the update journal; "
+				"no messages deleted", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	if (!fcntl_lock(mb->fd, F_WRLCK)) {
+		syslog(LOG_ERR, "%s: lock: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	enum mbox_status st = rewrite(mb, first);
+	fcntl_unlock(mb->fd);
+	return st;
+}

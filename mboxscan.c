@@ -1,0 +1,469 @@
+/*
+ * The mbox scanner.  See mboxscan.h.
+ *
+ * The file streams through one buffer.  The HISTORY bytes before the
+ * current position are always kept, so that a "From " line can be checked
+ * for the empty line before it even when that line was in the last block.
+ * At the start of a scan the history is all LF, as if a blank line came
+ * first.  Line ends are counted in bulk between events, never per line
+ * in the body: that is what lets the scan run near the speed of read().
+ */
+#include "mboxscan.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "uidl.h"
+
+#define HISTORY 8
+/* Enough of a header line to recognise every name in skipped_headers. */
+#define LOOKAHEAD 24
+#define SCAN_BLOCK (256 * 1024)
+#define SCAN_BUFFER (HISTORY + LOOKAHEAD + SCAN_BLOCK)
+
+static const char separator_pattern[] = "\nFrom ";
+
+/* Headers that local mail readers and POP servers add or rewrite (mutt,
+ * pine, UW-IMAP, Thunderbird, qpopper): a message's id must not change
+ * when they do. */
+static const char *const skipped_headers[] = {
+	"Status",	 "X-Status",	     "X-Keywords",    "X-UID",
+	"X-IMAP",	 "X-IMAPbase",	     "Content-Length", "Lines",
+	"X-UIDL",	 "X-Mozilla-Status", "X-Mozilla-Status2",
+	"X-Mozilla-Keys",
+};
+
+static const char uw_internal_subject[] =
+    "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
+
+enum part { PART_FROM_LINE, PART_HEADER, PART_BODY };
+enum line_mode { LINE_START, LINE_HASHED, LINE_SKIPPED };
+enum capture { CAPTURE_NONE, CAPTURE_XUIDL, CAPTURE_SUBJECT };
+enum step { STEP_PROGRESS, STEP_NEED_DATA, STEP_FAILED };
+
+struct scanner {
+	int fd;
+	scan_emit emit;
+	void *context;
+	unsigned char *buf;
+	size_t len;         /* valid bytes in buf */
+	size_t pos;         /* first byte not yet looked at */
+	size_t counted;     /* line ends are counted up to here */
+	uint64_t next_read; /* file offset of buf[len] */
+	bool eof;
+	uint64_t lf_total;
+	uint64_t crlf_total;
+
+	enum part part;
+	enum line_mode line;
+	bool field_skipped; /* for continuation lines of a skipped field */
+	bool saw_imap_header;
+	enum capture capture;
+	size_t capture_skip; /* bytes of the field name still to pass */
+	size_t capture_len;
+	bool capture_overflow;
+	char captured[MAX_UIDL_LENGTH + 32];
+	char subject[sizeof(uw_internal_subject)];
+
+	uint64_t lf_at_data;
+	uint64_t crlf_at_data;
+	uint64_t body_start;
+	bool have_body;
+	struct uidl_hash hash;
+	struct scanned_message msg;
+};
+
+uint64_t count_newlines(const unsigned char *p, uint64_t n)
+{
+	uint64_t count = 0;
+
+	/* Byte-wise counts into small counters vectorise well at -O2; the
+	 * outer loop keeps each counter from overflowing. */
+	while (n > 0) {
+		size_t chunk = n < 4096 ? (size_t)n : 4096;
+		uint32_t c = 0;
+		for (size_t i = 0; i < chunk; i++)
+			c += p[i] == '\n';
+		count += c;
+		p += chunk;
+		n -= chunk;
+	}
+	return count;
+}
+
+/* CR LF pairs whose LF lies in p[0..n); p[-1] is readable. */
+static uint64_t count_crlf(const unsigned char *p, size_t n)
+{
+	uint64_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += p[i] == '\n' && p[(ptrdiff_t)i - 1] == '\r';
+	return count;
+}
+
+static uint64_t offset_of(const struct scanner *s, size_t index)
+{
+	return s->next_read - (s->len - index);
+}
+
+static void count_to(struct scanner *s, size_t index)
+{
+	if (index <= s->counted)
+		return;
+	const unsigned char *p = s->buf + s->counted;
+	size_t n = index - s->counted;
+	s->lf_total += count_newlines(p, n);
+	if (memchr(p - 1, '\r', n))
+		s->crlf_total += count_crlf(p, n);
+	s->counted = index;
+}
+
+static enum scan_result refill(struct scanner *s)
+{
+	count_to(s, s->pos);
+	size_t drop = s->pos - HISTORY;
+	memmove(s->buf, s->buf + drop, s->len - drop);
+	s->len -= drop;
+	s->pos -= drop;
+	s->counted -= drop;
+	for (;;) {
+		ssize_t n = pread(s->fd, s->buf + s->len, SCAN_BUFFER - s->len,
+				  (off_t)s->next_read);
+		if (n > 0) {
+			s->len += (size_t)n;
+			s->next_read += (uint64_t)n;
+			return SCAN_OK;
+		}
+		if (n == 0) {
+			s->eof = true;
+			return SCAN_OK;
+		}
+		if (errno != EINTR)
+			return SCAN_IO_ERROR;
+	}
+}
+
+static void begin_message(struct scanner *s, size_t index)
+{
+	memset(&s->msg, 0, sizeof(s->msg));
+	s->msg.start = offset_of(s, index);
+	s->part = PART_FROM_LINE;
+	s->line = LINE_START;
+	s->field_skipped = false;
+	s->saw_imap_header = false;
+	s->capture = CAPTURE_NONE;
+	s->subject[0] = '\0';
+	s->have_body = false;
+	uidl_hash_init(&s->hash);
+}
+
+static void finish_digest(struct scanner *s, uint64_t content_end)
+{
+	uint64_t body = 0;
+	unsigned char le[8];
+
+	if (s->have_body && s->body_start < content_end)
+		body = content_end - s->body_start;
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)(body >> (8 * i));
+	uidl_hash_update(&s->hash, le, sizeof(le));
+	uidl_hash_final(&s->hash, s->msg.digest);
+}
+
+/* Ends the current message, whose text ends at buf[end_index]; the
+ * separator after it holds sep_lf LFs of which sep_crlf follow a CR, and
+ * the line ends up to the separator's end are already counted. */
+static bool end_message(struct scanner *s, size_t end_index, unsigned sep_lf,
+			unsigned sep_crlf)
+{
+	struct scanned_message *m = &s->msg;
+	uint64_t content_end = offset_of(s, end_index);
+
+	if (s->part == PART_FROM_LINE) {
+		m->data = content_end;
+		s->lf_at_data = s->lf_total - sep_lf;
+		s->crlf_at_data = s->crlf_total - sep_crlf;
+	}
+	m->length = content_end - m->data;
+	uint64_t lf = s->lf_total - s->lf_at_data - sep_lf;
+	uint64_t crlf = s->crlf_total - s->crlf_at_data - sep_crlf;
+	m->size = m->length + lf - crlf;
+	if (m->length > 0 && s->buf[end_index - 1] != '\n')
+		m->size += 2; /* a last line without LF is sent with CRLF */
+	finish_digest(s, content_end);
+	m->uw_internal = m->start == 0 && s->saw_imap_header &&
+			 strcmp(s->subject, uw_internal_subject) == 0;
+	return s->emit(s->context, m);
+}
+
+static enum step step_from_line(struct scanner *s)
+{
+	unsigned char *start = s->buf + s->pos;
+	unsigned char *lf = memchr(start, '\n', s->len - s->pos);
+	size_t end = lf ? (size_t)(lf - s->buf) : s->len;
+
+	uidl_hash_update(&s->hash, start, end - s->pos);
+	if (!lf) {
+		s->pos = s->len;
+		return STEP_NEED_DATA;
+	}
+	s->pos = end + 1;
+	count_to(s, s->pos);
+	s->lf_at_data = s->lf_total;
+	s->crlf_at_data = s->crlf_total;
+	s->msg.data = offset_of(s, s->pos);
+	s->part = PART_HEADER;
+	return STEP_PROGRESS;
+}
+
+static bool name_is(const unsigned char *p, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	return len > n && p[n] == ':' && strncasecmp((const char *)p, name, n) == 0;
+}
+
+/* Decides what to do with a header line, given its first bytes. */
+static enum line_mode classify_field(struct scanner *s, const unsigned char *p,
+				     size_t avail, size_t *value_at)
+{
+	*value_at = 0;
+	s->capture = CAPTURE_NONE;
+	if (p[0] == ' ' || p[0] == '\t')
+		return s->field_skipped ? LINE_SKIPPED : LINE_HASHED;
+	if (name_is(p, avail, "Subject") && s->msg.start == 0) {
+		s->capture = CAPTURE_SUBJECT;
+		*value_at = sizeof("Subject");
+	}
+	for (size_t i = 0; i < sizeof(skipped_headers) / sizeof(*skipped_headers);
+	     i++) {
+		if (!name_is(p, avail, skipped_headers[i]))
+			continue;
+		if (name_is(p, avail, "X-UIDL")) {
+			s->capture = CAPTURE_XUIDL;
+			*value_at = sizeof("X-UIDL");
+		}
+		if (name_is(p, avail, "X-IMAP") || name_is(p, avail, "X-IMAPbase"))
+			s->saw_imap_header = true;
+		return LINE_SKIPPED;
+	}
+	return LINE_HASHED;
+}
+
+static void capture_bytes(struct scanner *s, const unsigned char *p, size_t n)
+{
+	size_t skip = n < s->capture_skip ? n : s->capture_skip;
+	p += skip;
+	n -= skip;
+	s->capture_skip -= skip;
+	if (n > sizeof(s->captured) - s->capture_len) {
+		s->capture_overflow = true;
+		n = sizeof(s->captured) - s->capture_len;
+	}
+	memcpy(s->captured + s->capture_len, p, n);
+	s->capture_len += n;
+}
+
+static void finish_capture(struct scanner *s)
+{
+	size_t start = 0, end = s->capture_len;
+
+	while (start < end && (s->captured[start] == ' ' || s->captured[start] == '\t'))
+		start++;
+	while (end > start && (s->captured[end - 1] == '\n' || s->captured[end - 1] == '\r' ||
+			       s->captured[end - 1] == ' ' || s->captured[end - 1] == '\t'))
+		end--;
+	size_t n = end - start;
+	if (s->capture == CAPTURE_XUIDL && !s->capture_overflow && !s->msg.has_xuidl &&
+	    uidl_is_valid(s->captured + start, n)) {
+		memcpy(s->msg.xuidl, s->captured + start, n);
+		s->msg.xuidl[n] = '\0';
+		s->msg.has_xuidl = true;
+	}
+	if (s->capture == CAPTURE_SUBJECT && n < sizeof(s->subject)) {
+		memcpy(s->subject, s->captured + start, n);
+		s->subject[n] = '\0';
+	}
+	s->capture = CAPTURE_NONE;
+}
+
+/* At the start of a header line: the empty line ending the header, or a
+ * field to hash or skip.  Needs LOOKAHEAD bytes (or the whole line). */
+static enum step start_header_line(struct scanner *s)
+{
+	const unsigned char *p = s->buf + s->pos;
+	size_t avail = s->len - s->pos;
+	size_t look = avail < LOOKAHEAD ? avail : LOOKAHEAD;
+
+	if (avail == 0 || (!s->eof && p[0] == '\r' && avail < 2))
+		return STEP_NEED_DATA;
+	if (p[0] == '\n' || (p[0] == '\r' && avail >= 2 && p[1] == '\n')) {
+		s->pos += p[0] == '\n' ? 1 : 2;
+		s->body_start = offset_of(s, s->pos);
+		s->have_body = true;
+		s->part = PART_BODY;
+		return STEP_PROGRESS;
+	}
+	if (!s->eof && look < LOOKAHEAD && !memchr(p, '\n', look))
+		return STEP_NEED_DATA;
+	size_t value_at;
+	s->line = classify_field(s, p, look, &value_at);
+	s->field_skipped = s->line == LINE_SKIPPED;
+	s->capture_len = 0;
+	s->capture_overflow = false;
+	s->capture_skip = value_at;
+	return STEP_PROGRESS;
+}
+
+static enum step step_header(struct scanner *s)
+{
+	if (s->line == LINE_START)
+		return start_header_line(s);
+
+	unsigned char *start = s->buf + s->pos;
+	unsigned char *lf = memchr(start, '\n', s->len - s->pos);
+	size_t end = lf ? (size_t)(lf - s->buf) + 1 : s->len;
+
+	if (s->line == LINE_HASHED)
+		uidl_hash_update(&s->hash, start, end - s->pos);
+	if (s->capture != CAPTURE_NONE)
+		capture_bytes(s, start, end - s->pos);
+	s->pos = end;
+	if (!lf)
+		return STEP_NEED_DATA;
+	if (s->capture != CAPTURE_NONE)
+		finish_capture(s);
+	s->line = LINE_START;
+	return STEP_PROGRESS;
+}
+
+static bool is_separator_at(const struct scanner *s, size_t lf)
+{
+	const unsigned char *b = s->buf;
+	return b[lf - 1] == '\n' || (b[lf - 1] == '\r' && b[lf - 2] == '\n');
+}
+
+/* In the body only "\nFrom " after an empty line matters. */
+static enum step step_body(struct scanner *s)
+{
+	size_t from = s->pos - 1;
+
+	for (;;) {
+		unsigned char *hit = memmem(s->buf + from, s->len - from,
+					    separator_pattern, 6);
+		if (!hit)
+			break;
+		size_t lf = (size_t)(hit - s->buf);
+		if (!is_separator_at(s, lf)) {
+			from = lf + 1;
+			continue;
+		}
+		bool crlf = s->buf[lf - 1] == '\r';
+		count_to(s, lf + 1);
+		if (!end_message(s, crlf ? lf - 1 : lf, 1, crlf ? 1 : 0))
+			return STEP_FAILED;
+		s->pos = lf + 1;
+		begin_message(s, s->pos);
+		return STEP_PROGRESS;
+	}
+	/* A separator cut by the end of the buffer is found next time. */
+	if (s->eof)
+		s->pos = s->len;
+	else if (s->len - s->pos > 4)
+		s->pos = s->len - 4;
+	return STEP_NEED_DATA;
+}
+
+static enum step step(struct scanner *s)
+{
+	switch (s->part) {
+	case PART_FROM_LINE:
+		return step_from_line(s);
+	case PART_HEADER:
+		return step_header(s);
+	case PART_BODY:
+		return step_body(s);
+	}
+	return STEP_FAILED;
+}
+
+/* The last message ends at end of file, minus one trailing empty line. */
+static bool end_last_message(struct scanner *s)
+{
+	const unsigned char *b = s->buf;
+	size_t len = s->len;
+	uint64_t file_end = s->next_read;
+	uint64_t data = s->part == PART_FROM_LINE ? file_end : s->msg.data;
+	unsigned sep = 0;
+
+	count_to(s, len);
+	if (b[len - 1] == '\n' && b[len - 2] == '\n' && file_end - 1 >= data)
+		sep = 1;
+	else if (b[len - 1] == '\n' && b[len - 2] == '\r' && b[len - 3] == '\n' &&
+		 file_end - 2 >= data && file_end >= 2)
+		sep = 2;
+	return end_message(s, len - sep, sep ? 1 : 0, sep == 2 ? 1 : 0);
+}
+
+static enum scan_result check_first_line(struct scanner *s)
+{
+	while (!s->eof && s->len - s->pos < 5) {
+		enum scan_result r = refill(s);
+		if (r != SCAN_OK)
+			return r;
+	}
+	if (s->len == s->pos)
+		return SCAN_OK;
+	if (s->len - s->pos < 5 || memcmp(s->buf + s->pos, "From ", 5) != 0)
+		return SCAN_NOT_MBOX;
+	return SCAN_OK;
+}
+
+static enum scan_result run(struct scanner *s)
+{
+	enum scan_result r = check_first_line(s);
+	if (r != SCAN_OK || s->len == s->pos)
+		return r;
+	begin_message(s, s->pos);
+	for (;;) {
+		enum step st = step(s);
+		if (st == STEP_FAILED)
+			return SCAN_NO_MEMORY;
+		if (st == STEP_PROGRESS)
+			continue;
+		if (s->eof) {
+			/* every step consumes all input at end of file */
+			if (s->pos != s->len)
+				return SCAN_IO_ERROR;
+			break;
+		}
+		if (!s->eof && (r = refill(s)) != SCAN_OK)
+			return r;
+	}
+	return end_last_message(s) ? SCAN_OK : SCAN_NO_MEMORY;
+}
+
+enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
+			   scan_emit emit, void *context)
+{
+	struct scanner *s = calloc(1, sizeof(*s));
+	if (!s)
+		return SCAN_NO_MEMORY;
+	s->buf = malloc(SCAN_BUFFER);
+	if (!s->buf) {
+		free(s);
+		return SCAN_NO_MEMORY;
+	}
+	s->fd = fd;
+	s->emit = emit;
+	s->context = context;
+	memset(s->buf, '\n', HISTORY);
+	s->len = s->pos = s->counted = HISTORY;
+	s->next_read = start;
+	enum scan_result r = run(s);
+	*end = s->next_read;
+	free(s->buf);
+	free(s);
+	return r;
+}

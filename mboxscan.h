@@ -1,0 +1,48 @@
+/*
+ * One pass over an mbox file (RFC 4155 as Debian's MDAs write it), finding
+ * each message and what POP3 needs of it without ever holding more than a
+ * block of the file: where it is, its size as RETR will send it, and the
+ * digest and X-UIDL header its unique-id is made from.
+ *
+ * A message begins at a "From " line at the start of the file or right
+ * after an empty line; that empty line is the separator, not message text.
+ */
+#ifndef MBOXSCAN_H
+#define MBOXSCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "params.h"
+
+struct scanned_message {
+	uint64_t start;  /* offset of the "From " line */
+	uint64_t data;   /* offset of the first header byte */
+	uint64_t length; /* octets of message text in the file */
+	uint64_t size;   /* octets RETR sends: each LF as CRLF, final CRLF */
+	uint8_t digest[16];
+	bool has_xuidl;
+	bool uw_internal; /* UW-IMAP's "FOLDER INTERNAL DATA" pseudo-message */
+	char xuidl[MAX_UIDL_LENGTH + 1];
+};
+
+enum scan_result {
+	SCAN_OK,
+	SCAN_NOT_MBOX, /* the data at the start offset is not a "From " line */
+	SCAN_IO_ERROR,
+	SCAN_NO_MEMORY, /* the emit callback refused */
+};
+
+typedef bool (*scan_emit)(void *context, const struct scanned_message *msg);
+
+/* Scans fd from offset start (0, or where an earlier scan said a message
+ * begins) to end of file, calling emit for each message in order.  Sets
+ * *end to the offset scanned up to.  A file or range that is empty holds
+ * no messages and is fine. */
+enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
+			   scan_emit emit, void *context);
+
+/* Counts the LF bytes in a buffer (used by the scanner and its tests). */
+uint64_t count_newlines(const unsigned char *p, uint64_t n);
+
+#endif

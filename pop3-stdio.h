@@ -1,0 +1,46 @@
+/*
+ * pop3-stdio: a POP3 server (RFC 1939, 2449, 5034) for one client on
+ * stdin/stdout, started by a superserver; mbox maildrops under a spool.
+ *
+ * This header is what the program offers to its tests and fuzzers: the
+ * options and the session, runnable in one process with a stand-in for
+ * the privileged login check.
+ */
+#ifndef POP3_STDIO_H
+#define POP3_STDIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "privsep.h"
+
+struct config {
+	const char *spool_dir;
+	const char *passwd_file;
+	const char *blocklist;
+	bool blocklist_named;
+	const char *state_dir; /* NULL: the default for how we run */
+	const char *prelogin_user;
+	const char *chroot_dir;
+	unsigned timeout;
+	unsigned fail_delay;
+	bool debug;
+};
+
+/* Fills config from the command line.  Returns -1 to go on, or the exit
+ * status to end with (0 after --help or --version, 2 after a bad option,
+ * with a one-line message on stderr). */
+int parse_options(int argc, char **argv, struct config *config);
+
+typedef enum login_verdict (*login_checker)(void *context, const char *user,
+					     size_t user_len,
+					     const char *password,
+					     size_t password_len);
+
+/* A whole session in this process: AUTHORIZATION with check() deciding
+ * logins, then TRANSACTION on the maildrop config->spool_dir/<user> with
+ * no privilege change.  For tests and fuzzing; returns the exit status. */
+int pop3_run_in_process(const struct config *config, int in_fd, int out_fd,
+			login_checker check, void *context);
+
+#endif

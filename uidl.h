@@ -1,0 +1,48 @@
+/*
+ * Unique-ids for RFC 1939 UIDL: a 128-bit hash of the parts of a message
+ * that nobody rewrites, and the pass that makes the ids unique in a maildrop.
+ *
+ * The hash is not cryptographic; it only has to tell honest messages apart.
+ * Uniqueness never depends on it: equal ids get a "-N" suffix.
+ */
+#ifndef UIDL_H
+#define UIDL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "params.h"
+
+struct uidl_hash {
+	uint64_t lane_a;
+	uint64_t lane_b;
+	uint64_t pending; /* bytes not yet forming a whole 64-bit word */
+	unsigned pending_len;
+	uint64_t length;
+};
+
+void uidl_hash_init(struct uidl_hash *h);
+void uidl_hash_update(struct uidl_hash *h, const void *data, size_t len);
+void uidl_hash_final(struct uidl_hash *h, uint8_t digest[16]);
+
+/* RFC 1939 7: 1 to 70 characters in 0x21..0x7E. */
+bool uidl_is_valid(const char *text, size_t len);
+
+/* What the uniqueness pass needs to know of each message, and what it sets. */
+struct uidl_entry {
+	uint8_t digest[16];
+	const char *xuidl; /* a valid X-UIDL header value, or NULL */
+	uint32_t suffix;   /* out: 0, or N for "<id>-N" */
+	bool use_xuidl;    /* out: the X-UIDL is unique and is the id */
+};
+
+/* Chooses each message's id: its X-UIDL when that is unique in the
+ * maildrop, else the hex digest, with "-N" added to the second and later
+ * copies of an id already taken.  Returns false when out of memory. */
+bool uidl_assign(struct uidl_entry *entries, size_t count);
+
+/* Writes the id of an entry as text; buf has MAX_UIDL_LENGTH + 1 bytes. */
+void uidl_format(const struct uidl_entry *entry, char *buf);
+
+#endif
