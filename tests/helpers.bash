@@ -1,0 +1,95 @@
+# Shared by every bats suite: fixtures and a way to talk to ./pop3-stdio.
+#
+# Each test gets a fresh world under $WORLD (world-traversable, so that a
+# session started as root and switched to the fixture user can reach it):
+#   $SPOOL      the spool directory (maildrops are $SPOOL/<user>)
+#   $STATE      the --state-dir
+#   $PASSWD     the virtual-users file (add users with add_user)
+#   $BLOCKLIST  the blocked-users file (empty until a test writes it)
+# When the tests run as root, fixture users are served as $FIXTURE_UID:
+# $FIXTURE_GID (nobody by default) and fixture files are given to them.
+
+TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+POP3="$TOP/pop3-stdio"
+POP3_FAULT="$TOP/tests/bin/pop3-stdio-fault"
+FIXTURE_UID=${FIXTURE_UID:-65534}
+FIXTURE_GID=${FIXTURE_GID:-65534}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+setup_world() {
+	WORLD=$(mktemp -d /tmp/pop3-test.XXXXXX)
+	chmod 755 "$WORLD"
+	SPOOL="$WORLD/spool"
+	STATE="$WORLD/state"
+	PASSWD="$WORLD/passwd"
+	BLOCKLIST="$WORLD/blocked-users"
+	mkdir -p "$SPOOL"
+	: >"$PASSWD"
+	: >"$BLOCKLIST"
+	if is_root; then
+		chown "$FIXTURE_UID:$FIXTURE_GID" "$SPOOL"
+	fi
+}
+
+teardown_world() {
+	[ -n "${WORLD:-}" ] && rm -rf "$WORLD"
+}
+
+# add_user NAME PASSWORD: a virtual user (with the fixture ids when root).
+add_user() {
+	local hash
+	hash=$(openssl passwd -6 "$2")
+	if is_root; then
+		printf '%s:%s:%s:%s\n' "$1" "$hash" "$FIXTURE_UID" "$FIXTURE_GID" >>"$PASSWD"
+	else
+		printf '%s:%s\n' "$1" "$hash" >>"$PASSWD"
+	fi
+}
+
+# give_to_fixture PATH...: files the session must own when we are root.
+give_to_fixture() {
+	if is_root; then
+		chown -R "$FIXTURE_UID:$FIXTURE_GID" "$@"
+	fi
+}
+
+# mbox USER: stdin becomes the maildrop of USER, owned as the session needs.
+mbox() {
+	cat >"$SPOOL/$1"
+	chmod 600 "$SPOOL/$1"
+	give_to_fixture "$SPOOL/$1"
+}
+
+# pop3_args: the options every test session uses; extra ones appended.
+pop3_args() {
+	printf '%s\n' --spool="$SPOOL" --passwd="$PASSWD" --state-dir="$STATE" \
+		--blocklist="$BLOCKLIST" --fail-delay=0 --timeout=30
+}
+
+# pop3 [OPTION...] -- LINE...: one session; each LINE is sent with CRLF,
+# all at once (pipelined); the server's reply bytes go to stdout.
+pop3() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		opts+=("$1")
+		shift
+	done
+	[ "${1:-}" = "--" ] && shift
+	local args
+	mapfile -t args < <(pop3_args)
+	if [ $# -gt 0 ]; then printf '%s\r\n' "$@"; fi | "$POP3" "${args[@]}" "${opts[@]}"
+}
+
+# pop3_raw [OPTION...]: a session reading the client bytes from stdin.
+pop3_raw() {
+	local args
+	mapfile -t args < <(pop3_args)
+	"$POP3" "${args[@]}" "$@"
+}
+
+# crlf: LF line ends to CRLF (for building expected server output).
+crlf() { sed 's/$/\r/'; }
+
+# The greeting line, whatever the host name.
+greeting_re='^\+OK [A-Za-z0-9.-]+ POP3 server ready'$'\r''$'
