@@ -400,23 +400,63 @@ static bool check_start(struct mailbox *mb, uint64_t offset)
 	       is_message_start(buf, before);
 }
 
-/* Only separator bytes between the text's end and what follows, and the
- * next message (if any) still starts where it did. */
-static bool check_end(struct mailbox *mb, size_t msg)
+/* What follows a message's text up to the next message's "From " (or the
+ * indexed end): nothing but its separator, then that "From ". */
+static bool is_message_end(const unsigned char *p, size_t n, bool next_follows)
+{
+	size_t gap = n - (next_follows ? 5 : 0);
+
+	if (n < (next_follows ? 5u : 0u) || gap > 2)
+		return false;
+	if ((gap == 1 && p[0] != '\n') || (gap == 2 && (p[0] != '\r' || p[1] != '\n')))
+		return false;
+	return !next_follows || (gap > 0 && memcmp(p + gap, "From ", 5) == 0);
+}
+
+/* The part of the file that serving a message reads: from up to three
+ * bytes before its "From " line (the empty line before it) to the next
+ * message's "From " or the indexed end; checking both ends costs no read
+ * of its own for any message smaller than a block. */
+struct extent {
+	uint64_t begin;    /* where reading starts */
+	size_t before;     /* bytes before the "From " line */
+	uint64_t text;     /* the message text */
+	uint64_t text_end;
+	uint64_t end;
+	bool next_follows;
+};
+
+static struct extent message_extent(const struct mailbox *mb, size_t msg)
 {
 	const struct message *m = &mb->msgs[msg];
-	uint64_t text_end = m->data + m->length;
-	uint64_t next = message_end(mb, msg);
-	unsigned char gap[3];
-	size_t n = (size_t)(next - text_end);
+	struct extent e = { .text = m->data, .text_end = m->data + m->length };
 
-	if (n > 2 || (n > 0 && !pread_full(mb->fd, gap, n, text_end)))
+	e.before = m->start < 3 ? (size_t)m->start : 3;
+	e.begin = m->start - e.before;
+	e.next_follows = msg + 1 < mb->count;
+	e.end = e.next_follows ? mb->msgs[msg + 1].start + 5 : mb->indexed_end;
+	return e;
+}
+
+/* Reads the first block of the extent into mb->block and checks that
+ * the message is still exactly where it was indexed. */
+static bool read_checked(struct mailbox *mb, const struct extent *e,
+			 size_t *got)
+{
+	unsigned char tail[8];
+	size_t first = e->end - e->begin < IO_BLOCK ? (size_t)(e->end - e->begin)
+						    : IO_BLOCK;
+	size_t tail_len = (size_t)(e->end - e->text_end);
+
+	*got = first;
+	if (tail_len > sizeof(tail) || !pread_full(mb->fd, mb->block, first, e->begin) ||
+	    !is_message_start(mb->block, e->before))
 		return false;
-	if (n == 1 && gap[0] != '\n')
-		return false;
-	if (n == 2 && (gap[0] != '\r' || gap[1] != '\n'))
-		return false;
-	return msg + 1 == mb->count || check_start(mb, next);
+	if (e->begin + first == e->end)
+		return is_message_end(mb->block + (e->text_end - e->begin), tail_len,
+				      e->next_follows);
+	return pread_full(mb->fd, tail, tail_len, e->text_end) &&
+	       is_message_end(tail, tail_len, e->next_follows);
 }
 
 /* LF to CRLF, dot-stuffing, and for TOP the line budget. */
@@ -497,15 +537,24 @@ static void send_text(struct sender *sd, const unsigned char *p, size_t n)
 	}
 }
 
+/* Sends the text: first what read_checked left in the block, then the
+ * rest a block at a time. */
 static enum mbox_status stream_message(struct mailbox *mb,
-				       const struct message *m,
+				       const struct extent *e, size_t got,
 				       uint64_t body_lines, struct netio *io)
 {
 	struct sender sd = { .io = io, .at_line_start = true, .in_header = true,
 			     .body_lines_left = body_lines };
-	uint64_t offset = m->data, left = m->length;
+	uint64_t block_end = e->begin + got, offset = e->text;
 
-	while (left > 0 && !sd.done && !io->write_failed) {
+	/* A "From " line longer than a block leaves no text in it. */
+	if (offset < block_end) {
+		uint64_t upto = block_end < e->text_end ? block_end : e->text_end;
+		send_text(&sd, mb->block + (offset - e->begin), (size_t)(upto - offset));
+		offset = upto;
+	}
+	while (offset < e->text_end && !sd.done && !io->write_failed) {
+		uint64_t left = e->text_end - offset;
 		size_t n = left < IO_BLOCK ? (size_t)left : IO_BLOCK;
 		if (!pread_full(mb->fd, mb->block, n, offset)) {
 			syslog(LOG_ERR, "%s: read: %m", mb->path);
@@ -513,7 +562,6 @@ static enum mbox_status stream_message(struct mailbox *mb,
 		}
 		send_text(&sd, mb->block, n);
 		offset += n;
-		left -= n;
 	}
 	if (!sd.at_line_start)
 		netio_write(io, "\r\n", 2); /* last line had no LF */
@@ -525,17 +573,18 @@ enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
 			      uint64_t body_lines, const char *status_line,
 			      struct netio *io)
 {
-	const struct message *m = &mb->msgs[msg];
+	struct extent e = message_extent(mb, msg);
+	size_t got;
 
-	if (!check_start(mb, m->start) || !check_end(mb, msg)) {
-		syslog(LOG_ERR, "%s: message %zu is no longer where it was; "
-				"the mbox was changed by someone else",
+	if (!read_checked(mb, &e, &got)) {
+		syslog(LOG_ERR, "%s: message %zu is not where it was indexed "
+				"(changed by another program?): %m",
 		       mb->path, msg + 1);
 		return MBOX_CHANGED;
 	}
 	netio_puts(io, status_line);
 	netio_write(io, "\r\n", 2);
-	return stream_message(mb, m, body_lines, io);
+	return stream_message(mb, &e, got, body_lines, io);
 }
 
 /* ---- updating ---- */

@@ -24,8 +24,6 @@
 #define SCAN_BLOCK (256 * 1024)
 #define SCAN_BUFFER (HISTORY + LOOKAHEAD + SCAN_BLOCK)
 
-static const char separator_pattern[] = "\nFrom ";
-
 /* Headers that local mail readers and POP servers add or rewrite (mutt,
  * pine, UW-IMAP, Thunderbird, qpopper): a message's id must not change
  * when they do. */
@@ -76,22 +74,95 @@ struct scanner {
 	struct scanned_message msg;
 };
 
+/*
+ * The two loops that touch every byte of the file.  With GCC or clang they
+ * use 16-byte vector extensions (SSE2 on x86-64, NEON on arm64): about a
+ * third of an instruction per byte instead of seven for a byte loop, which
+ * is the difference between scanning at memory speed and not.  Other
+ * compilers get the plain loops below, with the same results.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define HAVE_VECTORS 1
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+
+static bytes16 load16(const unsigned char *p)
+{
+	bytes16 v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static bytes16 splat16(unsigned char c)
+{
+	bytes16 v;
+	memset(&v, c, sizeof(v));
+	return v;
+}
+
+static bool any16(bytes16 v)
+{
+	uint64_t w[2];
+	memcpy(w, &v, sizeof(w));
+	return (w[0] | w[1]) != 0;
+}
+
+static unsigned sum16(bytes16 v)
+{
+	unsigned char b[16];
+	unsigned sum = 0;
+	memcpy(b, &v, sizeof(b));
+	for (int i = 0; i < 16; i++)
+		sum += b[i];
+	return sum;
+}
+#endif
+
 uint64_t count_newlines(const unsigned char *p, uint64_t n)
 {
 	uint64_t count = 0;
 
-	/* Byte-wise counts into small counters vectorise well at -O2; the
-	 * outer loop keeps each counter from overflowing. */
-	while (n > 0) {
-		size_t chunk = n < 4096 ? (size_t)n : 4096;
-		uint32_t c = 0;
-		for (size_t i = 0; i < chunk; i++)
-			c += p[i] == '\n';
-		count += c;
-		p += chunk;
-		n -= chunk;
+#ifdef HAVE_VECTORS
+	const bytes16 lf = splat16('\n');
+	while (n >= 16) {
+		/* Lane counters hold at most 255 before they are summed. */
+		uint64_t blocks = n / 16 < 255 ? n / 16 : 255;
+		bytes16 lanes = splat16(0);
+		for (uint64_t b = 0; b < blocks; b++, p += 16)
+			lanes -= (bytes16)(load16(p) == lf);
+		count += sum16(lanes);
+		n -= blocks * 16;
 	}
+#endif
+	for (; n > 0; n--)
+		count += *p++ == '\n';
 	return count;
+}
+
+#ifdef HAVE_VECTORS
+static bytes16 line_starts_with_f(const unsigned char *p)
+{
+	return (bytes16)(load16(p - 1) == splat16('\n')) &
+	       (bytes16)(load16(p) == splat16('F'));
+}
+#endif
+
+/* The first i in [0, n) where a line starts with 'F' (p[-1] readable).
+ * Vectors test 64 bytes a round: one branch per cache line. */
+static size_t find_line_starting_f(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+#ifdef HAVE_VECTORS
+	for (; i + 64 <= n; i += 64)
+		if (any16(line_starts_with_f(p + i) | line_starts_with_f(p + i + 16) |
+			  line_starts_with_f(p + i + 32) |
+			  line_starts_with_f(p + i + 48)))
+			break;
+#endif
+	for (; i < n; i++)
+		if (p[i] == 'F' && p[i - 1] == '\n')
+			return i;
+	return n;
 }
 
 /* CR LF pairs whose LF lies in p[0..n); p[-1] is readable. */
@@ -344,35 +415,33 @@ static bool is_separator_at(const struct scanner *s, size_t lf)
 	return b[lf - 1] == '\n' || (b[lf - 1] == '\r' && b[lf - 2] == '\n');
 }
 
-/* In the body only "\nFrom " after an empty line matters. */
+/* In the body only a "From " line after an empty line matters. */
 static enum step step_body(struct scanner *s)
 {
-	size_t from = s->pos - 1;
+	size_t from = s->pos;
 
 	for (;;) {
-		unsigned char *hit = memmem(s->buf + from, s->len - from,
-					    separator_pattern, 6);
-		if (!hit)
-			break;
-		size_t lf = (size_t)(hit - s->buf);
-		if (!is_separator_at(s, lf)) {
-			from = lf + 1;
+		size_t f = from + find_line_starting_f(s->buf + from, s->len - from);
+		if (f == s->len || (f + 5 > s->len && !s->eof)) {
+			/* Nothing, or a "From " cut by the end of the buffer:
+			 * look again from there when more has been read. */
+			s->pos = f;
+			return STEP_NEED_DATA;
+		}
+		if (f + 5 > s->len || memcmp(s->buf + f, "From ", 5) != 0 ||
+		    !is_separator_at(s, f - 1)) {
+			from = f + 1;
 			continue;
 		}
+		size_t lf = f - 1;
 		bool crlf = s->buf[lf - 1] == '\r';
-		count_to(s, lf + 1);
+		count_to(s, f);
 		if (!end_message(s, crlf ? lf - 1 : lf, 1, crlf ? 1 : 0))
 			return STEP_FAILED;
-		s->pos = lf + 1;
-		begin_message(s, s->pos);
+		s->pos = f;
+		begin_message(s, f);
 		return STEP_PROGRESS;
 	}
-	/* A separator cut by the end of the buffer is found next time. */
-	if (s->eof)
-		s->pos = s->len;
-	else if (s->len - s->pos > 4)
-		s->pos = s->len - 4;
-	return STEP_NEED_DATA;
 }
 
 static enum step step(struct scanner *s)
