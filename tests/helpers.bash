@@ -93,3 +93,35 @@ crlf() { sed 's/$/\r/'; }
 
 # The greeting line, whatever the host name.
 greeting_re='^\+OK [A-Za-z0-9.-]+ POP3 server ready'$'\r''$'
+
+# ---- byte-level checks (added for the protocol, mbox, uidl and auth suites) ----
+
+# same_bytes EXPECTED ACTUAL: the two files are byte-identical; on a
+# difference both are shown with control characters made visible.
+same_bytes() {
+	cmp -s -- "$1" "$2" && return 0
+	echo "--- expected ($1):"
+	cat -A -- "$1" | head -n 60
+	echo "--- actual ($2):"
+	cat -A -- "$2" | head -n 60
+	return 1
+}
+
+# after_greeting FILE: the server's bytes after its greeting line.
+after_greeting() { tail -n +2 -- "$1"; }
+
+# stuff: byte-stuffs stdin as RFC 1939 3 asks of a server (a line that
+# begins with "." gets one more in front).
+stuff() { perl -pe 's/^\./../'; }
+
+# payload FILE STATUS: the data of the first multi-line response in FILE
+# whose status line begins with STATUS (a literal string), byte-stuffing
+# undone, without the final ".CRLF"; fails when there is none.
+payload() {
+	STATUS="$2" perl -ne '
+		if (!$in) { $in = index($_, $ENV{STATUS}) == 0; next }
+		if ($_ eq ".\r\n") { $found = 1; last }
+		s/^\.//;
+		print;
+		END { $? = $found ? 0 : 1 }' -- "$1"
+}
