@@ -31,7 +31,7 @@ CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS = -fsanitize=address,undefined
 endif
 
-SOURCES = pop3-stdio.c mailbox.c mboxscan.c journal.c uidl.c auth.c \
+SOURCES = pop3-stdio.c mailbox.c mboxscan.c mboxindex.c journal.c uidl.c auth.c \
 	blocklist.c privsep.c netio.c sasl.c number.c fileio.c logtext.c fault.c
 HEADERS = $(wildcard *.h)
 OBJECTS = $(SOURCES:%.c=build/release/%.o)

@@ -26,6 +26,7 @@
 
 #include "fileio.h"
 #include "journal.h"
+#include "mboxindex.h"
 #include "mboxscan.h"
 #include "uidl.h"
 
@@ -51,6 +52,12 @@ struct mailbox {
 	ino_t ino;
 	uint64_t indexed_end; /* the file's size when it was scanned */
 	uint8_t tail_digest[16];
+	struct timespec mtime; /* when it was scanned */
+	uint64_t last_text_end; /* of the last message scanned */
+	bool appendable;  /* the last message ends with its separator */
+	bool index_stale; /* the saved index needs writing */
+	uint64_t *retired; /* keys of deleted messages' ids, oldest first */
+	size_t retired_count;
 	struct message *msgs;
 	struct uidl_entry *ids;
 	size_t count;
@@ -137,6 +144,7 @@ static bool add_message(void *context, const struct scanned_message *sm)
 {
 	struct mailbox *mb = context;
 
+	mb->last_text_end = sm->data + sm->length;
 	if (sm->uw_internal)
 		return true; /* pine/UW-IMAP bookkeeping, not mail */
 	if (mb->count == mb->capacity && !grow_index(mb))
@@ -166,23 +174,120 @@ static bool tail_digest(int fd, uint64_t end, uint8_t digest[16])
 	return true;
 }
 
-static bool assign_ids(struct mailbox *mb)
+static int compare_keys(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Ids for messages [fixed, count); those before come from the index. */
+static bool assign_ids(struct mailbox *mb, size_t fixed)
 {
 	for (size_t i = 0; i < mb->count; i++)
 		mb->ids[i].xuidl = mb->msgs[i].xuidl_at
 				       ? mb->xuidl_pool + mb->msgs[i].xuidl_at - 1
 				       : NULL;
-	return uidl_assign(mb->ids, mb->count);
+	if (fixed == mb->count)
+		return true; /* all from the index: nothing to choose */
+	uint64_t *sorted = malloc((mb->retired_count + 1) * sizeof(*sorted));
+	if (!sorted)
+		return false;
+	memcpy(sorted, mb->retired, mb->retired_count * sizeof(*sorted));
+	qsort(sorted, mb->retired_count, sizeof(*sorted), compare_keys);
+	bool ok = uidl_assign(mb->ids, mb->count, fixed, sorted, mb->retired_count);
+	free(sorted);
+	return ok;
 }
 
-static enum mbox_status index_mailbox(struct mailbox *mb)
-{
-	uint64_t end;
-	enum scan_result r = scan_mbox(mb->fd, 0, &end, add_message, mb);
+/* ---- the saved index ---- */
 
+static bool add_indexed(void *context, const struct index_record *r)
+{
+	struct mailbox *mb = context;
+
+	if (mb->count == mb->capacity && !grow_index(mb))
+		return false;
+	mb->msgs[mb->count] = (struct message){ .start = r->start, .data = r->data,
+						.length = r->length, .size = r->size,
+						.xuidl_at = r->xuidl_at };
+	struct uidl_entry *id = &mb->ids[mb->count];
+	*id = (struct uidl_entry){ .suffix = r->suffix, .use_xuidl = r->use_xuidl };
+	memcpy(id->digest, r->digest, 16);
+	mb->count++;
+	return true;
+}
+
+static void forget_messages(struct mailbox *mb)
+{
+	free(mb->xuidl_pool);
+	free(mb->retired);
+	mb->xuidl_pool = NULL;
+	mb->pool_len = mb->pool_cap = 0;
+	mb->retired = NULL;
+	mb->retired_count = 0;
+	mb->count = 0;
+	mb->last_text_end = 0;
+}
+
+static bool same_time(const struct timespec *a, int64_t sec, int64_t nsec)
+{
+	return a->tv_sec == sec && a->tv_nsec == nsec;
+}
+
+/* Is the index still a true account of the start of this file? */
+static bool index_fits(struct mailbox *mb, const struct index_header *h,
+		       const struct stat *st)
+{
+	uint8_t digest[16];
+	uint64_t size = (uint64_t)st->st_size;
+
+	if (h->dev != (uint64_t)st->st_dev || h->ino != (uint64_t)st->st_ino ||
+	    h->size > size)
+		return false;
+	if (h->size == size ? !same_time(&st->st_mtim, h->mtime_sec, h->mtime_nsec)
+			    : !h->appendable)
+		return false;
+	return tail_digest(mb->fd, h->size, digest) &&
+	       memcmp(digest, h->tail_digest, 16) == 0;
+}
+
+/* Takes what the saved index says; returns the offset to scan on from
+ * (the file's size when nothing was appended), or 0 to scan it all. */
+static uint64_t use_index(struct mailbox *mb, const struct stat *st)
+{
+	struct index_header h;
+	char *pool;
+	uint64_t *retired;
+
+	if (!mb->state_dir)
+		return 0;
+	enum index_status r =
+	    index_load(mb->state_dir, &h, add_indexed, mb, &pool, &retired);
+	if (r != INDEX_OK || !index_fits(mb, &h, st)) {
+		if (r == INDEX_OK) {
+			free(pool);
+			free(retired);
+		}
+		if (r == INDEX_UNUSABLE)
+			syslog(LOG_NOTICE, "%s: index unusable, rescanning", mb->path);
+		forget_messages(mb);
+		return 0;
+	}
+	mb->xuidl_pool = pool;
+	mb->pool_len = mb->pool_cap = h.pool_len;
+	mb->retired = retired;
+	mb->retired_count = h.retired_count;
+	mb->appendable = h.appendable;
+	mb->indexed_end = h.size;
+	mb->last_text_end = mb->count ? mb->msgs[mb->count - 1].data +
+					     mb->msgs[mb->count - 1].length
+				      : 0;
+	return h.size;
+}
+
+static enum mbox_status scan_failed(struct mailbox *mb, enum scan_result r)
+{
 	switch (r) {
-	case SCAN_OK:
-		break;
 	case SCAN_NOT_MBOX:
 		syslog(LOG_ERR, "%s: not an mbox (does not begin with \"From \")",
 		       mb->path);
@@ -190,21 +295,101 @@ static enum mbox_status index_mailbox(struct mailbox *mb)
 	case SCAN_IO_ERROR:
 		syslog(LOG_ERR, "%s: read: %m", mb->path);
 		return MBOX_TEMPFAIL;
-	case SCAN_NO_MEMORY:
+	default:
 		syslog(LOG_ERR, "%s: out of memory indexing the mbox", mb->path);
 		return MBOX_TEMPFAIL;
 	}
-	mb->indexed_end = end;
-	if (!tail_digest(mb->fd, end, mb->tail_digest)) {
+}
+
+/* Scans what the index does not cover: all of the file, or the mail
+ * appended since.  Falls back to a full scan when the appended part does
+ * not start a message where the index ended. */
+static enum scan_result scan_rest(struct mailbox *mb, uint64_t from,
+				  uint64_t size, size_t *fixed)
+{
+	uint64_t end;
+	enum scan_result r = SCAN_OK;
+
+	*fixed = mb->count;
+	if (from == size && from > 0)
+		return SCAN_OK;
+	mb->index_stale = true;
+	if (from > 0) {
+		r = scan_mbox(mb->fd, from, &end, add_message, mb);
+		if (r == SCAN_NOT_MBOX) {
+			forget_messages(mb);
+			*fixed = 0;
+			from = 0;
+		}
+	}
+	if (from == 0)
+		r = scan_mbox(mb->fd, 0, &end, add_message, mb);
+	if (r == SCAN_OK) {
+		mb->indexed_end = end;
+		mb->appendable = end == 0 || mb->last_text_end < end;
+	}
+	return r;
+}
+
+/* Under the fcntl read lock: the message index, from the saved index
+ * and/or a scan. */
+static enum mbox_status index_mailbox(struct mailbox *mb)
+{
+	struct stat st;
+	size_t fixed;
+
+	if (fstat(mb->fd, &st) != 0) {
+		syslog(LOG_ERR, "%s: fstat: %m", mb->path);
+		return MBOX_TEMPFAIL;
+	}
+	uint64_t from = use_index(mb, &st);
+	enum scan_result r = scan_rest(mb, from, (uint64_t)st.st_size, &fixed);
+	if (r != SCAN_OK)
+		return scan_failed(mb, r);
+	mb->mtime = st.st_mtim;
+	if (!tail_digest(mb->fd, mb->indexed_end, mb->tail_digest)) {
 		syslog(LOG_ERR, "%s: read: %m", mb->path);
 		return MBOX_TEMPFAIL;
 	}
-	if (!assign_ids(mb)) {
+	if (!assign_ids(mb, fixed)) {
 		syslog(LOG_ERR, "%s: out of memory assigning unique-ids", mb->path);
 		return MBOX_TEMPFAIL;
 	}
 	mailbox_undelete_all(mb);
 	return MBOX_OK;
+}
+
+static void record_out(void *context, uint64_t i, struct index_record *r)
+{
+	const struct mailbox *mb = context;
+	const struct message *m = &mb->msgs[i];
+	const struct uidl_entry *id = &mb->ids[i];
+
+	*r = (struct index_record){ .start = m->start, .data = m->data,
+				    .length = m->length, .size = m->size,
+				    .suffix = id->suffix, .xuidl_at = m->xuidl_at,
+				    .use_xuidl = id->use_xuidl };
+	memcpy(r->digest, id->digest, 16);
+}
+
+/* Best effort: a session works the same without it, only slower next
+ * time. */
+static void save_index(struct mailbox *mb)
+{
+	struct index_header h = {
+		.dev = (uint64_t)mb->dev, .ino = (uint64_t)mb->ino,
+		.size = mb->indexed_end, .mtime_sec = mb->mtime.tv_sec,
+		.mtime_nsec = mb->mtime.tv_nsec, .count = mb->count,
+		.pool_len = mb->pool_len, .retired_count = mb->retired_count,
+		.appendable = mb->appendable,
+	};
+
+	if (!mb->state_dir || !mb->index_stale)
+		return;
+	memcpy(h.tail_digest, mb->tail_digest, 16);
+	if (index_save(mb->state_dir, &h, record_out, mb, mb->xuidl_pool,
+		       mb->retired))
+		mb->index_stale = false;
 }
 
 /* ---- opening ---- */
@@ -277,6 +462,8 @@ static enum mbox_status load(struct mailbox *mb)
 	}
 	st = index_mailbox(mb);
 	fcntl_unlock(mb->fd);
+	if (st == MBOX_OK)
+		save_index(mb);
 	return st;
 }
 
@@ -316,6 +503,7 @@ void mailbox_close(struct mailbox *mb)
 	free(mb->msgs);
 	free(mb->ids);
 	free(mb->xuidl_pool);
+	free(mb->retired);
 	free(mb->block);
 	free(mb);
 }
@@ -641,6 +829,55 @@ static size_t kept_text(struct mailbox *mb, size_t first, uint64_t file_end,
 	return n;
 }
 
+static void retire(struct mailbox *mb, const struct uidl_entry *id)
+{
+	if (mb->retired_count == MAX_RETIRED_IDS) {
+		memmove(mb->retired, mb->retired + 1,
+			(mb->retired_count - 1) * sizeof(*mb->retired));
+		mb->retired_count--;
+	}
+	mb->retired[mb->retired_count++] = uidl_key(id);
+}
+
+/* The index of the file as the update left it: kept messages moved up
+ * over the deleted ones, deleted ids retired.  Under the write lock, so
+ * size, mtime and last block are the update's own. */
+static void reindex_after_update(struct mailbox *mb, size_t first)
+{
+	struct stat st;
+	uint64_t shift = 0;
+	size_t out = first;
+	bool last_kept = !mb->msgs[mb->count - 1].deleted;
+	size_t room = mb->retired_count + (mb->count - first);
+	uint64_t *retired = realloc(mb->retired, (room + 1) * sizeof(*retired));
+
+	if (!retired)
+		return; /* the next session rescans */
+	mb->retired = retired;
+	for (size_t i = first; i < mb->count; i++) {
+		uint64_t region = message_end(mb, i) - mb->msgs[i].start;
+		if (mb->msgs[i].deleted) {
+			retire(mb, &mb->ids[i]);
+			shift += region;
+			continue;
+		}
+		mb->msgs[out] = mb->msgs[i];
+		mb->msgs[out].start -= shift;
+		mb->msgs[out].data -= shift;
+		mb->ids[out] = mb->ids[i];
+		out++;
+	}
+	mb->count = out;
+	mb->indexed_end -= shift;
+	/* A message that had a successor ends with its separator. */
+	mb->appendable = mb->appendable || !last_kept;
+	if (fstat(mb->fd, &st) != 0 ||
+	    !tail_digest(mb->fd, mb->indexed_end, mb->tail_digest))
+		return;
+	mb->mtime = st.st_mtim;
+	mb->index_stale = true;
+}
+
 static enum mbox_status rewrite(struct mailbox *mb, size_t first)
 {
 	struct stat st;
@@ -659,7 +896,10 @@ static enum mbox_status rewrite(struct mailbox *mb, size_t first)
 	enum journal_result r =
 	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, src, n);
 	free(src);
-	return r == JOURNAL_DONE ? MBOX_OK : MBOX_TEMPFAIL;
+	if (r != JOURNAL_DONE)
+		return MBOX_TEMPFAIL;
+	reindex_after_update(mb, first);
+	return MBOX_OK;
 }
 
 enum mbox_status mailbox_update(struct mailbox *mb)
@@ -683,5 +923,7 @@ enum mbox_status mailbox_update(struct mailbox *mb)
 	}
 	enum mbox_status st = rewrite(mb, first);
 	fcntl_unlock(mb->fd);
+	if (st == MBOX_OK)
+		save_index(mb);
 	return st;
 }

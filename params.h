@@ -49,5 +49,8 @@
 
 /* RFC 1939 7: a unique-id is 1 to 70 characters in 0x21..0x7E. */
 #define MAX_UIDL_LENGTH 70
+/* The index remembers this many ids of deleted messages (8 bytes each),
+ * so that a copy delivered again is not taken for one already fetched. */
+#define MAX_RETIRED_IDS 65536
 
 #endif

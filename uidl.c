@@ -221,33 +221,62 @@ static uint32_t text_set_count(const struct text_set *set, const char *text)
 	return set->slots[pos] ? set->counts[pos] : 0;
 }
 
+uint64_t uidl_key(const struct uidl_entry *entry)
+{
+	char text[MAX_UIDL_LENGTH + 1];
+	uidl_format(entry, text);
+	return text_key(text);
+}
+
+static bool is_retired(uint64_t key, const uint64_t *retired, size_t count)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (retired[mid] == key)
+			return true;
+		if (retired[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* An X-UIDL header is honoured only when no other message claims the same
  * text, as its X-UIDL or as its digest: a copied or forged header must not
  * make two messages share an id. */
-static void choose_xuidl(struct uidl_entry *entries, size_t count,
+static void choose_xuidl(struct uidl_entry *entries, size_t count, size_t fixed,
 			 const struct text_set *all)
 {
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = fixed; i < count; i++)
 		entries[i].use_xuidl =
 		    entries[i].xuidl &&
 		    text_set_count(all, entries[i].xuidl) == 1;
 }
 
-static void choose_suffixes(struct uidl_entry *entries, size_t count,
-			    struct text_set *taken)
+static bool take(struct text_set *taken, size_t i)
 {
 	char text[MAX_UIDL_LENGTH + 1];
 
-	for (size_t i = 0; i < count; i++) {
+	uidl_format(&taken->entries[i], text);
+	size_t pos = text_set_find(taken, text);
+	if (taken->slots[pos] != 0)
+		return false;
+	taken->slots[pos] = (uint32_t)((i << 2) | TEXT_FINAL) + 1;
+	return true;
+}
+
+static void choose_suffixes(struct uidl_entry *entries, size_t count,
+			    size_t fixed, struct text_set *taken,
+			    const uint64_t *retired, size_t retired_count)
+{
+	for (size_t i = 0; i < fixed; i++)
+		take(taken, i);
+	for (size_t i = fixed; i < count; i++) {
 		entries[i].suffix = 0;
-		for (;;) {
-			uidl_format(&entries[i], text);
-			size_t pos = text_set_find(taken, text);
-			if (taken->slots[pos] == 0) {
-				taken->slots[pos] =
-				    (uint32_t)((i << 2) | TEXT_FINAL) + 1;
-				break;
-			}
+		while (is_retired(uidl_key(&entries[i]), retired, retired_count) ||
+		       !take(taken, i)) {
 			if (entries[i].use_xuidl)
 				entries[i].use_xuidl = false;
 			else
@@ -257,7 +286,8 @@ static void choose_suffixes(struct uidl_entry *entries, size_t count,
 	}
 }
 
-bool uidl_assign(struct uidl_entry *entries, size_t count)
+bool uidl_assign(struct uidl_entry *entries, size_t count, size_t fixed,
+		 const uint64_t *retired, size_t retired_count)
 {
 	struct text_set all, taken;
 
@@ -266,15 +296,15 @@ bool uidl_assign(struct uidl_entry *entries, size_t count)
 	if (!text_set_init(&all, 2 * count, entries))
 		return false;
 	for (size_t i = 0; i < count; i++) {
-		text_set_add(&all, i, TEXT_HEX);
-		if (entries[i].xuidl)
+		text_set_add(&all, i, i < fixed ? TEXT_FINAL : TEXT_HEX);
+		if (i >= fixed && entries[i].xuidl)
 			text_set_add(&all, i, TEXT_XUIDL);
 	}
-	choose_xuidl(entries, count, &all);
+	choose_xuidl(entries, count, fixed, &all);
 	text_set_free(&all);
 	if (!text_set_init(&taken, count, entries))
 		return false;
-	choose_suffixes(entries, count, &taken);
+	choose_suffixes(entries, count, fixed, &taken, retired, retired_count);
 	text_set_free(&taken);
 	return true;
 }

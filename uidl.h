@@ -37,10 +37,18 @@ struct uidl_entry {
 	bool use_xuidl;    /* out: the X-UIDL is unique and is the id */
 };
 
-/* Chooses each message's id: its X-UIDL when that is unique in the
- * maildrop, else the hex digest, with "-N" added to the second and later
- * copies of an id already taken.  Returns false when out of memory. */
-bool uidl_assign(struct uidl_entry *entries, size_t count);
+/* Chooses the ids of entries[fixed..count): a message's X-UIDL when that
+ * is unique in the maildrop, else its hex digest, with "-N" added when the
+ * id is already taken -- by an earlier message, or by one of the retired
+ * ids (keys of ids of deleted messages, sorted ascending), so that a copy
+ * of a deleted message delivered again is new to the client.  Entries
+ * before `fixed` keep the ids they have (from the index).  Returns false
+ * when out of memory. */
+bool uidl_assign(struct uidl_entry *entries, size_t count, size_t fixed,
+		 const uint64_t *retired, size_t retired_count);
+
+/* A 64-bit key of an entry's id text, for the retired list. */
+uint64_t uidl_key(const struct uidl_entry *entry);
 
 /* Writes the id of an entry as text; buf has MAX_UIDL_LENGTH + 1 bytes. */
 void uidl_format(const struct uidl_entry *entry, char *buf);

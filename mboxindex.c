@@ -1,0 +1,317 @@
+/*
+ * The maildrop index file.  See mboxindex.h.
+ *
+ * Layout, integers little-endian:
+ *   "P3SIDX01", dev, ino, size, mtime_sec, mtime_nsec, tail_digest[16],
+ *   count, pool_len, retired_count, flags
+ *   count records: start, data, length, size, digest[16], suffix(u32),
+ *                  xuidl_at(u32), use_xuidl(u8), 7 zero bytes  (64 bytes)
+ *   the X-UIDL pool, pool_len bytes
+ *   retired_count keys (u64)
+ *   digest[16] of everything before it
+ * The file streams through a small buffer both ways, so memory stays
+ * proportional to the number of messages, not to twice that.
+ */
+#include "mboxindex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "uidl.h"
+
+#define INDEX_FILE "index"
+#define INDEX_TEMP "index.tmp"
+#define RECORD_BYTES 64
+/* An index can describe at most this many messages: a sanity bound on a
+ * damaged count, far beyond any mbox (1,000,000 messages is 64 MB). */
+#define MAX_RECORDS (UINT64_C(1) << 32)
+
+static const char magic[8] = { 'P', '3', 'S', 'I', 'D', 'X', '0', '1' };
+
+/* ---- a checksummed stream over a file descriptor ---- */
+
+struct stream {
+	int fd;
+	bool failed;
+	size_t len; /* bytes buffered */
+	size_t pos; /* reader: next byte in buf */
+	size_t hashed; /* reader: buf is hashed up to here */
+	struct uidl_hash hash;
+	unsigned char buf[65536];
+};
+
+static void put(struct stream *w, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	uidl_hash_update(&w->hash, p, n);
+	while (n > 0 && !w->failed) {
+		if (w->len == sizeof(w->buf)) {
+			w->failed = !write_full(w->fd, w->buf, w->len);
+			w->len = 0;
+		}
+		size_t k = sizeof(w->buf) - w->len < n ? sizeof(w->buf) - w->len : n;
+		memcpy(w->buf + w->len, p, k);
+		w->len += k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void put_u64(struct stream *w, uint64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(w, b, 8);
+}
+
+/* The reader hashes what it has consumed a buffer at a time, not field
+ * by field: the checksum then costs about an instruction a byte. */
+static void hash_consumed(struct stream *r)
+{
+	uidl_hash_update(&r->hash, r->buf + r->hashed, r->pos - r->hashed);
+	r->hashed = r->pos;
+}
+
+static bool get(struct stream *r, void *data, size_t n)
+{
+	unsigned char *p = data;
+
+	while (n > 0 && !r->failed) {
+		if (r->pos == r->len) {
+			hash_consumed(r);
+			ssize_t got = read(r->fd, r->buf, sizeof(r->buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			r->failed = got <= 0;
+			r->len = got > 0 ? (size_t)got : 0;
+			r->pos = r->hashed = 0;
+			continue;
+		}
+		size_t k = r->len - r->pos < n ? r->len - r->pos : n;
+		memcpy(p, r->buf + r->pos, k);
+		r->pos += k;
+		p += k;
+		n -= k;
+	}
+	return !r->failed;
+}
+
+static uint64_t get_u64(struct stream *r)
+{
+	unsigned char b[8];
+	uint64_t v = 0;
+
+	if (!get(r, b, 8))
+		return 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+/* ---- reading ---- */
+
+static bool read_header(struct stream *r, struct index_header *h)
+{
+	unsigned char m[8];
+
+	if (!get(r, m, 8) || memcmp(m, magic, 8) != 0)
+		return false;
+	h->dev = get_u64(r);
+	h->ino = get_u64(r);
+	h->size = get_u64(r);
+	h->mtime_sec = (int64_t)get_u64(r);
+	h->mtime_nsec = (int64_t)get_u64(r);
+	get(r, h->tail_digest, 16);
+	h->count = get_u64(r);
+	h->pool_len = get_u64(r);
+	h->retired_count = get_u64(r);
+	h->appendable = get_u64(r) & 1;
+	return !r->failed && h->count < MAX_RECORDS &&
+	       h->pool_len < UINT32_MAX && h->retired_count < MAX_RECORDS;
+}
+
+static bool read_record(struct stream *r, struct index_record *rec,
+			uint64_t pool_len)
+{
+	unsigned char tail[16];
+
+	rec->start = get_u64(r);
+	rec->data = get_u64(r);
+	rec->length = get_u64(r);
+	rec->size = get_u64(r);
+	get(r, rec->digest, 16);
+	get(r, tail, 16);
+	rec->suffix = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 |
+		      (uint32_t)tail[2] << 16 | (uint32_t)tail[3] << 24;
+	rec->xuidl_at = (uint32_t)tail[4] | (uint32_t)tail[5] << 8 |
+			(uint32_t)tail[6] << 16 | (uint32_t)tail[7] << 24;
+	rec->use_xuidl = tail[8] != 0;
+	/* Offsets must be in order and inside the indexed part; an id from
+	 * the pool must point into it. */
+	return !r->failed && rec->start < rec->data &&
+	       rec->data <= UINT64_MAX - rec->length &&
+	       rec->xuidl_at <= pool_len && (!rec->use_xuidl || rec->xuidl_at);
+}
+
+static bool read_rest(struct stream *r, const struct index_header *h,
+		      char **pool, uint64_t **retired)
+{
+	uint8_t expected[16], found[16];
+
+	*pool = malloc(h->pool_len + 1);
+	*retired = malloc((h->retired_count + 1) * sizeof(**retired));
+	if (!*pool || !*retired || !get(r, *pool, h->pool_len))
+		return false;
+	(*pool)[h->pool_len] = '\0';
+	for (uint64_t i = 0; i < h->retired_count; i++)
+		(*retired)[i] = get_u64(r);
+	hash_consumed(r);
+	uidl_hash_final(&r->hash, expected);
+	unsigned char extra;
+	return get(r, found, 16) && memcmp(found, expected, 16) == 0 &&
+	       !get(r, &extra, 1);
+}
+
+static bool pool_is_sane(const char *pool, uint64_t len)
+{
+	return len == 0 || pool[len - 1] == '\0';
+}
+
+enum index_status index_load(const char *state_dir, struct index_header *h,
+			     index_record_in record, void *context,
+			     char **pool, uint64_t **retired)
+{
+	char path[4096];
+	struct stream *r = calloc(1, sizeof(*r));
+	bool ok = false;
+
+	*pool = NULL;
+	*retired = NULL;
+	if (!r || !join_path(path, sizeof(path), state_dir, INDEX_FILE)) {
+		free(r);
+		return INDEX_UNUSABLE;
+	}
+	r->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (r->fd < 0) {
+		int missing = errno == ENOENT;
+		free(r);
+		return missing ? INDEX_MISSING : INDEX_UNUSABLE;
+	}
+	uidl_hash_init(&r->hash);
+	if (read_header(r, h)) {
+		struct index_record rec;
+		uint64_t i = 0, last_end = 0;
+		for (; i < h->count; i++) {
+			if (!read_record(r, &rec, h->pool_len) || rec.start < last_end ||
+			    rec.data + rec.length > h->size || !record(context, &rec))
+				break;
+			last_end = rec.data + rec.length;
+		}
+		ok = i == h->count && read_rest(r, h, pool, retired) &&
+		     pool_is_sane(*pool, h->pool_len);
+	}
+	close(r->fd);
+	free(r);
+	if (!ok) {
+		free(*pool);
+		free(*retired);
+		*pool = NULL;
+		*retired = NULL;
+	}
+	return ok ? INDEX_OK : INDEX_UNUSABLE;
+}
+
+/* ---- writing ---- */
+
+static void write_header(struct stream *w, const struct index_header *h)
+{
+	put(w, magic, 8);
+	put_u64(w, h->dev);
+	put_u64(w, h->ino);
+	put_u64(w, h->size);
+	put_u64(w, (uint64_t)h->mtime_sec);
+	put_u64(w, (uint64_t)h->mtime_nsec);
+	put(w, h->tail_digest, 16);
+	put_u64(w, h->count);
+	put_u64(w, h->pool_len);
+	put_u64(w, h->retired_count);
+	put_u64(w, h->appendable ? 1 : 0);
+}
+
+static void write_record(struct stream *w, const struct index_record *rec)
+{
+	unsigned char tail[16] = { 0 };
+
+	put_u64(w, rec->start);
+	put_u64(w, rec->data);
+	put_u64(w, rec->length);
+	put_u64(w, rec->size);
+	put(w, rec->digest, 16);
+	for (int i = 0; i < 4; i++) {
+		tail[i] = (unsigned char)(rec->suffix >> (8 * i));
+		tail[4 + i] = (unsigned char)(rec->xuidl_at >> (8 * i));
+	}
+	tail[8] = rec->use_xuidl;
+	put(w, tail, 16);
+}
+
+static bool write_index(struct stream *w, const struct index_header *h,
+			index_record_out record, void *context, const char *pool,
+			const uint64_t *retired)
+{
+	uint8_t digest[16];
+
+	uidl_hash_init(&w->hash);
+	write_header(w, h);
+	for (uint64_t i = 0; i < h->count && !w->failed; i++) {
+		struct index_record rec;
+		record(context, i, &rec);
+		write_record(w, &rec);
+	}
+	put(w, pool, h->pool_len);
+	for (uint64_t i = 0; i < h->retired_count; i++)
+		put_u64(w, retired[i]);
+	uidl_hash_final(&w->hash, digest);
+	put(w, digest, 16);
+	if (!w->failed && w->len > 0)
+		w->failed = !write_full(w->fd, w->buf, w->len);
+	return !w->failed;
+}
+
+bool index_save(const char *state_dir, const struct index_header *h,
+		index_record_out record, void *context, const char *pool,
+		const uint64_t *retired)
+{
+	char path[4096], temp[4096];
+	struct stream *w = calloc(1, sizeof(*w));
+
+	if (!w || !join_path(path, sizeof(path), state_dir, INDEX_FILE) ||
+	    !join_path(temp, sizeof(temp), state_dir, INDEX_TEMP)) {
+		free(w);
+		return false;
+	}
+	unlink(temp);
+	w->fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bool ok = w->fd >= 0 && write_index(w, h, record, context, pool, retired);
+	/* No fsync: a cache lost in a crash is rebuilt, a torn one is caught
+	 * by its checksum. */
+	if (w->fd >= 0 && close(w->fd) != 0)
+		ok = false;
+	if (ok && rename(temp, path) != 0)
+		ok = false;
+	if (!ok) {
+		syslog(LOG_WARNING, "%s: cannot write the index: %m", path);
+		unlink(temp);
+	}
+	free(w);
+	return ok;
+}
