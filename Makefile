@@ -65,6 +65,14 @@ check: pop3-stdio tests/bin/pop3-stdio-fault $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "unit: $$t"; $$t || exit 1; done
 	$(BATS) tests
 
+# Side-by-side benchmark with popa3d, Dovecot and the machine's limits
+# (bench/README.md); needs root for the anchors.  Not part of check.
+#   make bench BENCH_ARGS="--size S --runs 3"
+bench: pop3-stdio
+	bench/run $(BENCH_ARGS)
+
+.PHONY: bench
+
 install: pop3-stdio
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 755 pop3-stdio $(DESTDIR)$(SBINDIR)/pop3-stdio
