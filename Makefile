@@ -73,6 +73,36 @@ bench: pop3-stdio
 
 .PHONY: bench
 
+# Fuzzing with clang's libFuzzer (tests/fuzz/README.md): each target runs
+# for FUZZ_SECONDS.  The code under test is instrumented for coverage; the
+# targets' own checking code is not, so it costs no fuzzing speed.
+FUZZ_TARGETS = session mbox blocklist passwd sasl
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all \
+	-fsanitize-ignorelist=tests/fuzz/known-issues.ignorelist \
+	$(REQUIRED_CFLAGS) -DPOP3_NO_MAIN -I.
+FUZZ_OBJECTS = $(SOURCES:%.c=build/fuzz/%.o)
+FUZZ_BINARIES = $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+# With no main(), its helpers are unused.
+build/fuzz/pop3-stdio.o: FUZZ_CFLAGS += -Wno-unused-function
+build/fuzz/%.o: %.c $(HEADERS) tests/fuzz/known-issues.ignorelist | build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HEADERS) | build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+build/fuzz/fuzz_%: build/fuzz/fuzz_%.o $(FUZZ_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(LDLIBS)
+build/fuzz:
+	mkdir -p $@
+
+fuzz: $(FUZZ_BINARIES)
+	tests/fuzz/run $(FUZZ_SECONDS) build/fuzz $(FUZZ_TARGETS)
+
+.PHONY: fuzz
+.SECONDARY: $(FUZZ_OBJECTS) $(FUZZ_BINARIES:%=%.o)
+
 install: pop3-stdio
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 755 pop3-stdio $(DESTDIR)$(SBINDIR)/pop3-stdio

@@ -1,0 +1,413 @@
+/*
+ * Fuzz target: the mbox scanner and the message sender, checked against
+ * a deliberately naive model of RFC 4155 as pop3-notes.md states it.
+ *
+ * The input is a maildrop.  It is opened as a session would open it; then
+ * every message is sent with RETR and with TOP, the bytes on the wire are
+ * parsed back, and the run aborts when
+ *  - the octets RETR sent (before byte-stuffing, without ".CRLF") differ
+ *    from the size LIST reports (RFC 1939: clients check them);
+ *  - the output is not CRLF lines, correctly byte-stuffed, ending ".CRLF";
+ *  - what was sent differs from the model's message text with each line
+ *    end made CRLF, or TOP's from the model's header plus k body lines;
+ *  - the number of messages differs from the model's, or two unique-ids
+ *    are equal or outside RFC 1939's 1-70 characters of 0x21-0x7E;
+ *  - after deleting some messages and updating, the maildrop does not
+ *    hold exactly the messages kept, byte for byte.
+ *
+ * Large inputs are slow to find by mutation, and the interesting places
+ * (block ends at 128 KiB and 256 KiB) are far in: an input starting with
+ * 0xFF is "expanded" -- a run of a two-byte pattern, up to 512 KiB long,
+ * is put where its first 0xFE byte is.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "fuzz.h"
+#include "mailbox.h"
+#include "netio.h"
+
+#define MAX_EXPANSION (512 * 1024)
+
+static char mbox_path[128];
+static char state_dir[128];
+static struct netio io;
+static int wire = -1;
+static unsigned char *file;
+static size_t file_len;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dir = fuzz_scratch_dir();
+
+	(void)argc;
+	(void)argv;
+	snprintf(mbox_path, sizeof(mbox_path), "%s/mbox", dir);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	if (mkdir(state_dir, 0700) != 0)
+		abort();
+	wire = memfd_create("wire", MFD_CLOEXEC);
+	if (wire < 0)
+		abort();
+	return 0;
+}
+
+/* ---- a growable byte string ---- */
+
+struct bytes {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void reserve(struct bytes *b, size_t len)
+{
+	if (b->len + len <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + len)
+		cap *= 2;
+	b->p = realloc(b->p, cap);
+	FUZZ_CHECK(b->p != NULL);
+	b->cap = cap;
+}
+
+static void put(struct bytes *b, const void *data, size_t len)
+{
+	reserve(b, len);
+	if (len > 0)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+/* ---- the input as a file ---- */
+
+static void build_file(const uint8_t *data, size_t size)
+{
+	struct bytes b = { 0 };
+
+	if (size >= 6 && data[0] == 0xFF) {
+		size_t run = ((size_t)data[1] << 8 | data[2]) * 8 + (data[3] & 7);
+		const uint8_t *rest = data + 6;
+		size_t rest_len = size - 6;
+		const uint8_t *mark = memchr(rest, 0xFE, rest_len);
+		size_t at = mark ? (size_t)(mark - rest) : rest_len;
+		put(&b, rest, at);
+		if (run > MAX_EXPANSION)
+			run = MAX_EXPANSION;
+		reserve(&b, run);
+		for (size_t i = 0; i < run; i++)
+			b.p[b.len + i] = data[4 + (i & 1)];
+		b.len += run;
+		if (mark)
+			put(&b, mark + 1, rest_len - at - 1);
+	} else {
+		put(&b, data, size);
+	}
+	free(file);
+	file = b.p;
+	file_len = b.len;
+	fuzz_write_file(mbox_path, file ? (const void *)file : "", file_len);
+}
+
+/* ---- the model ---- */
+
+struct model_message {
+	size_t text;     /* first byte after the "From " line */
+	size_t text_end; /* the separator, or the end of the file */
+};
+
+static size_t line_end(size_t at)
+{
+	const unsigned char *lf = memchr(file + at, '\n', file_len - at);
+	return lf ? (size_t)(lf - file) + 1 : file_len;
+}
+
+static bool empty_line(size_t start, size_t end)
+{
+	size_t n = end - start;
+	return (n == 1 && file[start] == '\n') ||
+	       (n == 2 && file[start] == '\r' && file[start + 1] == '\n');
+}
+
+static bool from_line(size_t start)
+{
+	return file_len - start >= 5 && memcmp(file + start, "From ", 5) == 0;
+}
+
+/* RFC 4155 as pop3-notes.md puts it: a message begins at a "From " line
+ * at the start of the file or right after an empty line; that empty line
+ * is the separator; the file's last empty line ends the last message. */
+static size_t model_split(struct model_message *out, size_t max)
+{
+	size_t count = 0, prev_start = 0;
+	bool prev_empty = true;
+
+	for (size_t at = 0; at < file_len;) {
+		size_t end = line_end(at);
+		if (prev_empty && from_line(at)) {
+			if (count > 0)
+				out[count - 1].text_end = prev_start;
+			FUZZ_CHECK(count < max);
+			out[count].text = end;
+			out[count].text_end = file_len;
+			count++;
+		}
+		prev_empty = empty_line(at, end);
+		prev_start = at;
+		at = end;
+	}
+	/* A final empty line is the separator after the last message. */
+	if (count > 0 && prev_empty && prev_start >= out[count - 1].text)
+		out[count - 1].text_end = prev_start;
+	return count;
+}
+
+/* Whether the first message carries X-IMAP/X-IMAPbase in its header: the
+ * UW-IMAP pseudo-message the server hides (checked by the unit tests). */
+static bool model_uw_candidate(const struct model_message *m)
+{
+	for (size_t at = m->text; at < m->text_end;) {
+		size_t end = line_end(at);
+		if (end > m->text_end)
+			end = m->text_end;
+		if (empty_line(at, end))
+			return false;
+		if (end - at >= 7 && strncasecmp((char *)file + at, "X-IMAP", 6) == 0 &&
+		    (file[at + 6] == ':' ||
+		     (end - at >= 11 && strncasecmp((char *)file + at + 6, "base:", 5) == 0)))
+			return true;
+		at = end;
+	}
+	return false;
+}
+
+/* What RETR (body_lines == UINT64_MAX) or TOP must send between the
+ * status line and the final ".CRLF", before byte-stuffing (which unframe
+ * checks and removes), and its size. */
+static void model_send(const struct model_message *m, uint64_t body_lines,
+		       struct bytes *out, uint64_t *size)
+{
+	bool in_header = true;
+
+	*size = 0;
+	for (size_t at = m->text; at < m->text_end;) {
+		size_t end = line_end(at);
+		if (end > m->text_end)
+			end = m->text_end;
+		size_t n = end - at;
+		bool has_lf = n > 0 && file[end - 1] == '\n';
+		size_t content = has_lf ? n - 1 : n;
+		bool empty = content == 0 || (content == 1 && file[at] == '\r');
+		if (!in_header && body_lines != UINT64_MAX && body_lines-- == 0)
+			break;
+		if (has_lf && content > 0 && file[at + content - 1] == '\r')
+			content--; /* a CRLF in the file is sent as it is */
+		put(out, file + at, content);
+		put(out, "\r\n", 2);
+		*size += content + 2;
+		if (in_header && empty) {
+			in_header = false;
+			if (body_lines == 0)
+				break;
+		}
+		at = end;
+	}
+}
+
+/* ---- the wire ---- */
+
+static void wire_reset(void)
+{
+	FUZZ_CHECK(ftruncate(wire, 0) == 0 && lseek(wire, 0, SEEK_SET) == 0);
+}
+
+static void wire_take(struct bytes *out)
+{
+	FUZZ_CHECK(netio_flush(&io));
+	off_t len = lseek(wire, 0, SEEK_CUR);
+	FUZZ_CHECK(len >= 0);
+	out->len = 0;
+	reserve(out, (size_t)len + 1);
+	FUZZ_CHECK(pread_full(wire, out->p, (size_t)len, 0));
+	out->len = (size_t)len;
+	wire_reset();
+}
+
+/* Checks the framing of a multi-line response and removes it: the status
+ * line, the byte-stuffing and the ".CRLF".  Returns the unstuffed size. */
+static uint64_t unframe(const struct bytes *sent, const char *status,
+			struct bytes *text)
+{
+	size_t slen = strlen(status), at = slen + 2;
+	uint64_t size = 0;
+
+	FUZZ_CHECK(sent->len >= at + 3);
+	FUZZ_CHECK(memcmp(sent->p, status, slen) == 0);
+	FUZZ_CHECK(memcmp(sent->p + slen, "\r\n", 2) == 0);
+	text->len = 0;
+	for (;;) {
+		const unsigned char *lf = memchr(sent->p + at, '\n', sent->len - at);
+		FUZZ_CHECK(lf != NULL); /* every line ends in LF ... */
+		size_t end = (size_t)(lf - sent->p) + 1;
+		FUZZ_CHECK(end - at >= 2 && sent->p[end - 2] == '\r'); /* CRLF */
+		if (end - at == 3 && sent->p[at] == '.') {
+			FUZZ_CHECK(end == sent->len); /* nothing after ".CRLF" */
+			return size;
+		}
+		size_t from = at;
+		if (sent->p[at] == '.') {
+			FUZZ_CHECK(end - at >= 4 && sent->p[at + 1] == '.');
+			from++;
+		}
+		put(text, sent->p + from, end - from);
+		size += end - from;
+		at = end;
+	}
+}
+
+/* ---- the checks ---- */
+
+static void show(const struct bytes *b)
+{
+	for (size_t i = 0; i < b->len; i++)
+		fprintf(stderr, b->p[i] >= 0x20 && b->p[i] < 0x7f ? "%c" : "\\x%02x",
+			b->p[i]);
+	fputc('\n', stderr);
+}
+
+static void check_send(struct mailbox *mb, size_t msg,
+		       const struct model_message *m, uint64_t body_lines)
+{
+	struct bytes sent = { 0 }, text = { 0 }, want = { 0 };
+	uint64_t want_size;
+	const char *status = body_lines == UINT64_MAX ? "+OK retr" : "+OK top";
+
+	FUZZ_CHECK(mailbox_send(mb, msg, body_lines, status, &io) == MBOX_OK);
+	wire_take(&sent);
+	uint64_t size = unframe(&sent, status, &text);
+	model_send(m, body_lines, &want, &want_size);
+	if (body_lines == UINT64_MAX) {
+		/* The RFC 1939 rule clients depend on. */
+		FUZZ_CHECK(size == mailbox_size(mb, msg));
+		FUZZ_CHECK(want_size == mailbox_size(mb, msg));
+	}
+	if (text.len != want.len ||
+	    (want.len > 0 && memcmp(text.p, want.p, want.len) != 0)) {
+		fprintf(stderr, "message %zu, %s %" PRIu64 ": sent %zu octets:\n",
+			msg + 1, status, body_lines, text.len);
+		show(&text);
+		fprintf(stderr, "the model says %zu octets:\n", want.len);
+		show(&want);
+		FUZZ_CHECK(!"what was sent is what the model says");
+	}
+	free(sent.p);
+	free(text.p);
+	free(want.p);
+}
+
+static void check_uidls(struct mailbox *mb)
+{
+	size_t n = mailbox_count(mb);
+	char (*ids)[MAX_UIDL_LENGTH + 1] = calloc(n + 1, sizeof(*ids));
+
+	FUZZ_CHECK(ids != NULL);
+	for (size_t i = 0; i < n; i++) {
+		mailbox_uidl(mb, i, ids[i]);
+		size_t len = strlen(ids[i]);
+		FUZZ_CHECK(len >= 1 && len <= MAX_UIDL_LENGTH);
+		for (size_t k = 0; k < len; k++)
+			FUZZ_CHECK(ids[i][k] >= 0x21 && ids[i][k] <= 0x7e);
+		for (size_t j = 0; j < i; j++)
+			FUZZ_CHECK(strcmp(ids[i], ids[j]) != 0);
+	}
+	free(ids);
+}
+
+/* Deletes every message whose number has its bit set in mask, updates,
+ * and checks that the maildrop now holds the others, byte-exact. */
+static void check_update(struct mailbox *mb, const struct model_message *m,
+			 size_t count, size_t skip, uint32_t mask)
+{
+	struct bytes before = { 0 }, after = { 0 };
+	size_t kept = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		uint64_t size;
+		if (mask >> (i % 32) & 1) {
+			mailbox_delete(mb, i);
+			continue;
+		}
+		model_send(&m[i + skip], UINT64_MAX, &before, &size);
+		kept++;
+	}
+	FUZZ_CHECK(mailbox_update(mb) == MBOX_OK);
+	mailbox_close(mb);
+
+	struct mailbox_config mc = { .path = mbox_path, .state_dir = state_dir };
+	FUZZ_CHECK(mailbox_open(&mc, &mb) == MBOX_OK);
+	FUZZ_CHECK(mailbox_count(mb) == kept);
+	for (size_t i = 0; i < kept; i++) {
+		struct bytes sent = { 0 };
+		FUZZ_CHECK(mailbox_send(mb, i, UINT64_MAX, "+OK", &io) == MBOX_OK);
+		wire_take(&sent);
+		struct bytes text = { 0 };
+		unframe(&sent, "+OK", &text);
+		put(&after, text.p, text.len);
+		free(text.p);
+		free(sent.p);
+	}
+	mailbox_close(mb);
+	FUZZ_CHECK(before.len == after.len &&
+		   (before.len == 0 || memcmp(before.p, after.p, before.len) == 0));
+	free(before.p);
+	free(after.p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mailbox *mb;
+	struct mailbox_config mc = { .path = mbox_path, .state_dir = state_dir };
+
+	build_file(data, size);
+	wire_reset();
+	netio_init(&io, -1, wire, 5);
+	enum mbox_status st = mailbox_open(&mc, &mb);
+	bool is_mbox = file_len == 0 || from_line(0);
+	if (!is_mbox) {
+		FUZZ_CHECK(st == MBOX_PERMFAIL);
+		return 0;
+	}
+	FUZZ_CHECK(st == MBOX_OK);
+
+	size_t max = file_len / 6 + 2;
+	struct model_message *m = calloc(max, sizeof(*m));
+	FUZZ_CHECK(m != NULL);
+	size_t count = model_split(m, max), skip = 0;
+	if (count == mailbox_count(mb) + 1 && model_uw_candidate(&m[0]))
+		skip = 1; /* the UW-IMAP pseudo-message, hidden */
+	FUZZ_CHECK(count - skip == mailbox_count(mb));
+
+	uint64_t total = 0;
+	for (size_t i = 0; i < mailbox_count(mb); i++) {
+		check_send(mb, i, &m[i + skip], UINT64_MAX);
+		check_send(mb, i, &m[i + skip], 0);
+		check_send(mb, i, &m[i + skip], 1);
+		check_send(mb, i, &m[i + skip], size > 0 ? data[size - 1] % 8 : 2);
+		total += mailbox_size(mb, i);
+	}
+	FUZZ_CHECK(mailbox_live_octets(mb) == total);
+	check_uidls(mb);
+	uint32_t mask = 0;
+	for (size_t i = 0; i < size && i < 4; i++)
+		mask = mask << 8 | data[size - 1 - i];
+	if (mailbox_count(mb) > 0)
+		check_update(mb, m, mailbox_count(mb), skip, mask);
+	else
+		mailbox_close(mb);
+	free(m);
+	return 0;
+}
