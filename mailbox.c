@@ -677,17 +677,20 @@ static void end_of_line(struct sender *sd)
 }
 
 /* Converts as much of p[0..n) as fits in out[0..room); returns the bytes
- * of output and sets *used to the bytes of input taken. */
-static size_t convert(struct sender *sd, const unsigned char *p, size_t n,
+ * of output and sets *used to the bytes of input taken.  The state is
+ * kept in a local copy: through the pointer the compiler would have to
+ * store it at every byte written to out. */
+static size_t convert(struct sender *state, const unsigned char *p, size_t n,
 		      unsigned char *out, size_t room, size_t *used)
 {
+	struct sender sd = *state;
 	size_t o = 0, i = 0;
 
-	while (i < n && !sd->done && o + 3 <= room) {
-		if (sd->at_line_start) {
+	while (i < n && !sd.done && o + 3 <= room) {
+		if (sd.at_line_start) {
 			if (p[i] == '.')
 				out[o++] = '.'; /* RFC 1939 3: byte-stuffing */
-			sd->at_line_start = false;
+			sd.at_line_start = false;
 		}
 		size_t max = n - i < room - o - 2 ? n - i : room - o - 2;
 		const unsigned char *lf = memchr(p + i, '\n', max);
@@ -695,18 +698,19 @@ static size_t convert(struct sender *sd, const unsigned char *p, size_t n,
 		memcpy(out + o, p + i, seg);
 		o += seg;
 		if (seg > 0) {
-			sd->prev_cr = p[i + seg - 1] == '\r';
-			sd->line_len += seg;
+			sd.prev_cr = p[i + seg - 1] == '\r';
+			sd.line_len += seg;
 		}
 		i += seg;
 		if (!lf)
 			continue;
-		if (!sd->prev_cr)
+		if (!sd.prev_cr)
 			out[o++] = '\r';
 		out[o++] = '\n';
 		i++;
-		end_of_line(sd);
+		end_of_line(&sd);
 	}
+	*state = sd;
 	*used = i;
 	return o;
 }

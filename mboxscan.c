@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bytevec.h"
 #include "uidl.h"
 
 #define HISTORY 8
@@ -74,61 +75,18 @@ struct scanner {
 	struct scanned_message msg;
 };
 
-/*
- * The two loops that touch every byte of the file.  With GCC or clang they
- * use 16-byte vector extensions (SSE2 on x86-64, NEON on arm64): about a
- * third of an instruction per byte instead of seven for a byte loop, which
- * is the difference between scanning at memory speed and not.  Other
- * compilers get the plain loops below, with the same results.
- */
-#if defined(__GNUC__) || defined(__clang__)
-#define HAVE_VECTORS 1
-typedef unsigned char bytes16 __attribute__((vector_size(16)));
-
-static bytes16 load16(const unsigned char *p)
-{
-	bytes16 v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static bytes16 splat16(unsigned char c)
-{
-	bytes16 v;
-	memset(&v, c, sizeof(v));
-	return v;
-}
-
-static bool any16(bytes16 v)
-{
-	uint64_t w[2];
-	memcpy(w, &v, sizeof(w));
-	return (w[0] | w[1]) != 0;
-}
-
-static unsigned sum16(bytes16 v)
-{
-	unsigned char b[16];
-	unsigned sum = 0;
-	memcpy(b, &v, sizeof(b));
-	for (int i = 0; i < 16; i++)
-		sum += b[i];
-	return sum;
-}
-#endif
-
 uint64_t count_newlines(const unsigned char *p, uint64_t n)
 {
 	uint64_t count = 0;
 
-#ifdef HAVE_VECTORS
+#ifdef BYTEVEC
 	const bytes16 lf = splat16('\n');
 	while (n >= 16) {
 		/* Lane counters hold at most 255 before they are summed. */
 		uint64_t blocks = n / 16 < 255 ? n / 16 : 255;
 		bytes16 lanes = splat16(0);
 		for (uint64_t b = 0; b < blocks; b++, p += 16)
-			lanes -= (bytes16)(load16(p) == lf);
+			lanes -= equal16(load16(p), lf);
 		count += sum16(lanes);
 		n -= blocks * 16;
 	}
@@ -138,11 +96,11 @@ uint64_t count_newlines(const unsigned char *p, uint64_t n)
 	return count;
 }
 
-#ifdef HAVE_VECTORS
+#ifdef BYTEVEC
 static bytes16 line_starts_with_f(const unsigned char *p)
 {
-	return (bytes16)(load16(p - 1) == splat16('\n')) &
-	       (bytes16)(load16(p) == splat16('F'));
+	return equal16(load16(p - 1), splat16('\n')) &
+	       equal16(load16(p), splat16('F'));
 }
 #endif
 
@@ -152,7 +110,7 @@ static size_t find_line_starting_f(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
 
-#ifdef HAVE_VECTORS
+#ifdef BYTEVEC
 	for (; i + 64 <= n; i += 64)
 		if (any16(line_starts_with_f(p + i) | line_starts_with_f(p + i + 16) |
 			  line_starts_with_f(p + i + 32) |

@@ -1,0 +1,80 @@
+/*
+ * 16-byte vectors for the loops that touch every byte of a mailbox.
+ *
+ * With GCC or clang these are the compilers' vector extensions, which
+ * become SSE2 on x86-64 and NEON on arm64: a third of an instruction per
+ * byte where a byte loop takes several, the difference between scanning at
+ * memory speed and not.  Other compilers get BYTEVEC undefined and the
+ * callers' plain byte loops, with the same results.
+ */
+#ifndef BYTEVEC_H
+#define BYTEVEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define BYTEVEC 1
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+
+static inline bytes16 load16(const unsigned char *p)
+{
+	bytes16 v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void store16(unsigned char *p, bytes16 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline bytes16 splat16(unsigned char c)
+{
+	bytes16 v;
+	memset(&v, c, sizeof(v));
+	return v;
+}
+
+/* Lanes of the result are 0xff where a and b are equal, else 0. */
+static inline bytes16 equal16(bytes16 a, bytes16 b)
+{
+	return (bytes16)(a == b);
+}
+
+static inline bool any16(bytes16 v)
+{
+	uint64_t w[2];
+	memcpy(w, &v, sizeof(w));
+	return (w[0] | w[1]) != 0;
+}
+
+/* Index of the first non-zero lane of a vector that has one. */
+static inline unsigned first16(bytes16 v)
+{
+	uint64_t w[2];
+	memcpy(w, &v, sizeof(w));
+	/* Lanes are stored in memory order; on a little-endian machine the
+	 * first lane is the lowest byte of w[0]. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return w[0] ? (unsigned)__builtin_ctzll(w[0]) / 8
+		    : 8 + (unsigned)__builtin_ctzll(w[1]) / 8;
+#else
+	return w[0] ? (unsigned)__builtin_clzll(w[0]) / 8
+		    : 8 + (unsigned)__builtin_clzll(w[1]) / 8;
+#endif
+}
+
+static inline unsigned sum16(bytes16 v)
+{
+	unsigned char b[16];
+	unsigned sum = 0;
+	memcpy(b, &v, sizeof(b));
+	for (int i = 0; i < 16; i++)
+		sum += b[i];
+	return sum;
+}
+#endif
+
+#endif
