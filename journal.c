@@ -2,19 +2,23 @@
  * Crash-safe rewrite of the end of an mbox.  See journal.h.
  *
  * Journal file: a header, the new text, a trailer (digest of header and
- * text, end mark).  It is written as journal.tmp and renamed to journal
- * once complete and fsync'd, so a journal under its final name is whole.
+ * text, end mark).  The file stays in the state directory for good and is
+ * empty when nothing is pending: no directory entry to create, rename or
+ * remove per update, so an update costs three fsyncs (journal, mbox text,
+ * mbox truncation).  A journal that is not whole (a crash while it was
+ * written) never reached the mbox and is discarded.
  *
- * Recovery must tell apart, for a journal found at start-up:
- *  (a) rewrite started, not finished: the file is at least old_end long;
- *      its new text may be partly written; mail delivered since is after
- *      old_end.  Finish the rewrite and keep that mail.
- *  (b) rewrite finished (truncated to new_end), journal not yet removed;
- *      mail delivered since starts at new_end.  Only remove the journal.
- * The text at [start, new_end) matches the journal in (b), and may in (a).
- * The header keeps a fingerprint of the old bytes just after new_end, which
- * the rewrite never touches; in (a) they are still there, in (b) they were
- * cut off and whatever is there now was delivered later.
+ * Recovery must tell apart, for a whole journal found at start-up:
+ *  (a) rewrite started, not finished: the file is at least old_end long
+ *      and still holds the old bytes after new_end (the rewrite writes only
+ *      below new_end); mail delivered since is after old_end.  Finish the
+ *      rewrite and keep that mail.
+ *  (b) rewrite finished (truncated to new_end), journal not yet cleared;
+ *      mail delivered since starts at new_end, and [start, new_end) holds
+ *      the journal's text.  Only clear the journal.
+ * The header keeps a fingerprint of the old bytes just after new_end:
+ * present means (a); cut off, with the new text in place, means (b);
+ * anything else means someone else changed the mbox, and it is left alone.
  */
 #include "journal.h"
 
@@ -33,7 +37,7 @@
 #include "uidl.h"
 
 #define JOURNAL_FILE "journal"
-#define JOURNAL_TEMP "journal.tmp"
+#define JOURNAL_TEMP "journal.tmp" /* only while recovery extends a journal */
 #define JOURNAL_ASIDE "journal.unusable"
 #define FINGERPRINT_SPAN 4096
 
@@ -194,7 +198,7 @@ static bool write_journal(int fd, struct journal_header *h,
 	uidl_hash_init(&hash);
 	uidl_hash_update(&hash, header, sizeof(header));
 	FAULT_POINT("journal header");
-	if (!pwrite_full(fd, header, sizeof(header), 0))
+	if (ftruncate(fd, 0) != 0 || !pwrite_full(fd, header, sizeof(header), 0))
 		return false;
 	for (size_t i = 0; i < count; i++) {
 		if (!copy_bytes(src[i].fd, src[i].offset, fd, at, src[i].length,
@@ -211,10 +215,48 @@ static bool write_journal(int fd, struct journal_header *h,
 	return fsync(fd) == 0;
 }
 
-/* Writes the journal under its temporary name and renames it into place. */
-static int create_journal(const struct paths *p, const char *dir,
-			  struct journal_header *h,
-			  const struct text_source *src, size_t count)
+/* The journal file, created once (and its name made durable then). */
+static int open_journal(const struct paths *p, const char *dir)
+{
+	struct stat st;
+	int fd = open(p->journal, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+
+	if (fd >= 0) {
+		if (fsync_directory(dir))
+			return fd;
+		close(fd);
+		unlink(p->journal);
+		return -1;
+	}
+	if (errno != EEXIST)
+		return -1;
+	fd = open(p->journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+			st.st_uid != geteuid() || (st.st_mode & 022))) {
+		syslog(LOG_ERR, "%s: not a private file of ours", p->journal);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/* Nothing pending any more.  Not fsync'd: a journal that comes back after
+ * a power cut is recognised as finished (case (b) above). */
+static void clear_journal(int fd, const struct paths *p)
+{
+	FAULT_POINT("journal clear");
+	if (ftruncate(fd, 0) != 0)
+		syslog(LOG_WARNING, "%s: cannot clear: %m", p->journal);
+}
+
+/* Writes a new journal over the old through a temporary name, so that the
+ * old one stays whole until the new one is (recovery uses this when mail
+ * arrived after a crash and the text to write grows). */
+static int replace_journal(const struct paths *p, const char *dir,
+			   struct journal_header *h,
+			   const struct text_source *src, size_t count)
 {
 	if (unlink(p->temp) != 0 && errno != ENOENT)
 		return -1;
@@ -222,21 +264,9 @@ static int create_journal(const struct paths *p, const char *dir,
 		      0600);
 	if (fd < 0)
 		return -1;
-	if (!write_journal(fd, h, src, count))
-		goto fail;
-	FAULT_POINT("journal rename");
-	if (rename(p->temp, p->journal) != 0)
-		goto fail;
-	FAULT_POINT("journal dir fsync");
-	if (!fsync_directory(dir)) {
-		int saved = errno;
-		unlink(p->journal);
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-fail:;
+	if (write_journal(fd, h, src, count) && rename(p->temp, p->journal) == 0 &&
+	    fsync_directory(dir))
+		return fd;
 	int saved = errno;
 	unlink(p->temp);
 	close(fd);
@@ -244,12 +274,60 @@ fail:;
 	return -1;
 }
 
-static void remove_journal(const struct paths *p, const char *dir)
+/* Fills in the header for replacing [start, end of file) by count sources. */
+static bool plan(int mbox_fd, uint64_t start, const struct text_source *src,
+		 size_t count, struct journal_header *h)
 {
-	FAULT_POINT("journal unlink");
-	if (unlink(p->journal) != 0 || !fsync_directory(dir))
-		syslog(LOG_WARNING, "%s: cannot remove finished journal: %m",
-		       p->journal);
+	struct stat st;
+
+	*h = (struct journal_header){ .start = start };
+	for (size_t i = 0; i < count; i++)
+		h->text_len += src[i].length;
+	if (fstat(mbox_fd, &st) != 0)
+		return false;
+	h->dev = (uint64_t)st.st_dev;
+	h->ino = (uint64_t)st.st_ino;
+	h->old_end = (uint64_t)st.st_size;
+	h->new_end = start + h->text_len;
+	if (h->new_end >= h->old_end) {
+		errno = EINVAL; /* a rewrite here only ever shrinks the file */
+		return false;
+	}
+	h->fingerprint_len = h->old_end - h->new_end < FINGERPRINT_SPAN
+				 ? h->old_end - h->new_end
+				 : FINGERPRINT_SPAN;
+	return fingerprint(mbox_fd, h->new_end, h->fingerprint_len,
+			   h->fingerprint);
+}
+
+/* Only cutting off the end: one ftruncate is atomic, no journal needed;
+ * a power cut before the fsync can only undo the deletion. */
+static enum journal_result truncate_only(int mbox_fd, uint64_t start)
+{
+	FAULT_POINT("truncate only");
+	if (ftruncate(mbox_fd, (off_t)start) != 0) {
+		syslog(LOG_ERR, "mbox truncate: %m");
+		return JOURNAL_NOTHING;
+	}
+	FAULT_POINT("truncate only fsync");
+	if (fsync(mbox_fd) != 0) {
+		syslog(LOG_ERR, "mbox fsync: %m");
+		return JOURNAL_PENDING;
+	}
+	return JOURNAL_DONE;
+}
+
+static enum journal_result apply_and_clear(int mbox_fd, int fd,
+					   const struct journal_header *h,
+					   const struct paths *p)
+{
+	if (!apply(mbox_fd, fd, h)) {
+		syslog(LOG_ERR, "mbox rewrite failed, journal %s kept for the "
+				"next session: %m", p->journal);
+		return JOURNAL_PENDING;
+	}
+	clear_journal(fd, p);
+	return JOURNAL_DONE;
 }
 
 enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
@@ -258,42 +336,28 @@ enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
 				    size_t count)
 {
 	struct paths p;
-	struct stat st;
-	struct journal_header h = { .start = start };
-
-	for (size_t i = 0; i < count; i++)
-		h.text_len += sources[i].length;
-	if (!make_paths(&p, state_dir) || fstat(mbox_fd, &st) != 0) {
-		syslog(LOG_ERR, "%s: journal: %m", state_dir);
-		return JOURNAL_NOTHING;
-	}
-	h.dev = (uint64_t)st.st_dev;
-	h.ino = (uint64_t)st.st_ino;
-	h.old_end = (uint64_t)st.st_size;
-	h.new_end = start + h.text_len;
-	if (h.new_end >= h.old_end) {
-		syslog(LOG_ERR, "journal: rewrite would not shrink the mbox");
-		return JOURNAL_NOTHING;
-	}
-	h.fingerprint_len = h.old_end - h.new_end < FINGERPRINT_SPAN
-				? h.old_end - h.new_end
-				: FINGERPRINT_SPAN;
+	struct journal_header h;
 	int fd = -1;
-	if (!fingerprint(mbox_fd, h.new_end, h.fingerprint_len, h.fingerprint) ||
-	    (fd = create_journal(&p, state_dir, &h, sources, count)) < 0) {
+
+	if (!make_paths(&p, state_dir) || !plan(mbox_fd, start, sources, count, &h)) {
+		syslog(LOG_ERR, "%s: cannot plan the update: %m", state_dir);
+		return JOURNAL_NOTHING;
+	}
+	if (h.text_len == 0)
+		return truncate_only(mbox_fd, start);
+	if ((fd = open_journal(&p, state_dir)) < 0 ||
+	    !write_journal(fd, &h, sources, count)) {
 		syslog(LOG_ERR, "%s: cannot write the update journal: %m",
 		       p.journal);
+		if (fd >= 0) {
+			clear_journal(fd, &p);
+			close(fd);
+		}
 		return JOURNAL_NOTHING;
 	}
-	if (!apply(mbox_fd, fd, &h)) {
-		syslog(LOG_ERR, "mbox rewrite failed, journal %s kept for the "
-				"next session: %m", p.journal);
-		close(fd);
-		return JOURNAL_PENDING;
-	}
+	enum journal_result r = apply_and_clear(mbox_fd, fd, &h, &p);
 	close(fd);
-	remove_journal(&p, state_dir);
-	return JOURNAL_DONE;
+	return r;
 }
 
 /* A journal we cannot use is kept for the administrator, never deleted. */
@@ -332,47 +396,39 @@ static bool read_journal(int fd, const struct stat *st, struct journal_header *h
 	       memcmp(trailer + 16, trailer_magic, 8) == 0;
 }
 
-/* Has the rewrite reached the truncation?  See the comment at the top. */
-static bool rewrite_finished(int mbox_fd, int journal_fd,
-			     const struct journal_header *h, uint64_t size,
-			     bool *finished)
+/* Case (a) of the comment at the top: the old bytes after new_end are
+ * still there. */
+static bool old_tail_present(int mbox_fd, const struct journal_header *h,
+			     uint64_t size)
 {
-	bool written;
 	uint8_t now[16];
 
-	if (!same_bytes(mbox_fd, h->start, journal_fd, HEADER_SIZE, h->text_len,
-			&written))
-		return false;
-	if (!written) {
-		*finished = false;
-		return true;
-	}
-	if (size < h->old_end) {
-		*finished = true;
-		return true;
-	}
-	if (!fingerprint(mbox_fd, h->new_end, h->fingerprint_len, now))
-		return false;
-	*finished = memcmp(now, h->fingerprint, 16) != 0;
-	return true;
+	return size >= h->old_end &&
+	       fingerprint(mbox_fd, h->new_end, h->fingerprint_len, now) &&
+	       memcmp(now, h->fingerprint, 16) == 0;
 }
 
 /* Completes the rewrite; mail delivered after the crash (beyond old_end)
- * becomes part of the new text, through a fresh journal. */
-static bool finish(int mbox_fd, int journal_fd, const struct journal_header *h,
+ * becomes part of the new text, through a new journal. */
+static bool finish(int mbox_fd, int fd, const struct journal_header *h,
 		   uint64_t size, const struct paths *p, const char *dir)
 {
-	if (size == h->old_end) {
-		if (!apply(mbox_fd, journal_fd, h))
-			return false;
-		remove_journal(p, dir);
-		return true;
-	}
+	struct journal_header grown;
+
+	if (size == h->old_end)
+		return apply_and_clear(mbox_fd, fd, h, p) == JOURNAL_DONE;
 	struct text_source src[2] = {
-		{ journal_fd, HEADER_SIZE, h->text_len },
+		{ fd, HEADER_SIZE, h->text_len },
 		{ mbox_fd, h->old_end, size - h->old_end },
 	};
-	return journal_rewrite(mbox_fd, dir, h->start, src, 2) == JOURNAL_DONE;
+	if (!plan(mbox_fd, h->start, src, 2, &grown))
+		return false;
+	int new_fd = replace_journal(p, dir, &grown, src, 2);
+	if (new_fd < 0)
+		return false;
+	bool ok = apply_and_clear(mbox_fd, new_fd, &grown, p) == JOURNAL_DONE;
+	close(new_fd);
+	return ok;
 }
 
 static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
@@ -380,7 +436,7 @@ static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
 {
 	struct journal_header h;
 	struct stat st;
-	bool finished;
+	bool written;
 
 	if (!S_ISREG(jst->st_mode) || jst->st_uid != geteuid() ||
 	    (jst->st_mode & 022)) {
@@ -389,8 +445,10 @@ static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
 		return false;
 	}
 	if (!read_journal(fd, jst, &h)) {
-		set_aside(p, "damaged journal");
-		return false;
+		/* Torn while being written: the mbox was never touched. */
+		syslog(LOG_NOTICE, "%s: incomplete journal discarded", p->journal);
+		clear_journal(fd, p);
+		return true;
 	}
 	if (fstat(mbox_fd, &st) != 0)
 		return false;
@@ -399,22 +457,19 @@ static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
 		return true;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (size < h.new_end) {
-		set_aside(p, "maildrop shorter than the journal expects");
-		return false;
+	if (old_tail_present(mbox_fd, &h, size)) {
+		syslog(LOG_NOTICE, "%s: finishing an interrupted update", p->journal);
+		return finish(mbox_fd, fd, &h, size, p, dir);
 	}
-	if (!rewrite_finished(mbox_fd, fd, &h, size, &finished))
-		return false;
-	if (finished) {
-		remove_journal(p, dir);
+	if (size >= h.new_end &&
+	    same_bytes(mbox_fd, h.start, fd, HEADER_SIZE, h.text_len, &written) &&
+	    written) {
+		clear_journal(fd, p); /* case (b): finished */
 		return true;
 	}
-	if (size < h.old_end) {
-		set_aside(p, "maildrop changed by someone else after a crash");
-		return false;
-	}
-	syslog(LOG_NOTICE, "%s: finishing an interrupted update", p->journal);
-	return finish(mbox_fd, fd, &h, size, p, dir);
+	set_aside(p, "maildrop changed by someone else after an interrupted "
+		     "update; left as it is");
+	return false;
 }
 
 bool journal_recover(int mbox_fd, const char *state_dir)
@@ -424,17 +479,18 @@ bool journal_recover(int mbox_fd, const char *state_dir)
 
 	if (!make_paths(&p, state_dir))
 		return false;
-	/* An unfinished journal.tmp never reached the mbox. */
+	/* A journal.tmp that was never renamed never reached the mbox. */
 	if (unlink(p.temp) != 0 && errno != ENOENT)
 		syslog(LOG_WARNING, "%s: unlink: %m", p.temp);
-	int fd = open(p.journal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(p.journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return true;
 		syslog(LOG_ERR, "%s: %m", p.journal);
 		return false;
 	}
-	bool ok = fstat(fd, &jst) == 0 && recover_from(mbox_fd, fd, &jst, &p, state_dir);
+	bool ok = fstat(fd, &jst) == 0 &&
+		  (jst.st_size == 0 || recover_from(mbox_fd, fd, &jst, &p, state_dir));
 	if (!ok)
 		syslog(LOG_ERR, "%s: recovery failed: %m", p.journal);
 	close(fd);

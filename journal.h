@@ -2,13 +2,16 @@
  * Crash-safe in-place rewrite of the end of an mbox.
  *
  * To remove messages, everything from the first deleted one to the end of
- * the file is rewritten.  The new text of that region is first written to a
- * journal in the user's state directory and made durable; only then is the
- * mbox overwritten, fsync'd, truncated and fsync'd again, and the journal
- * removed.  A session killed at any point leaves either an untouched mbox
- * or a complete journal, which the next session replays before it reads the
- * mbox (journal_recover), keeping any mail delivered in between.
+ * the file is rewritten.  The new text of that region is first written to
+ * the journal in the user's state directory and made durable; only then is
+ * the mbox overwritten, fsync'd, truncated and fsync'd again, and the
+ * journal emptied.  A session killed at any point leaves either an
+ * untouched mbox or a whole journal, which the next session replays before
+ * it reads the mbox (journal_recover), keeping any mail delivered in
+ * between.  When only the end of the file goes, one ftruncate does it.
  *
+ * The mbox keeps its inode: an MDA that opened it and waits for the lock
+ * still appends to the right file (a rename would lose that mail).
  * The caller holds the mbox's fcntl write lock throughout.
  */
 #ifndef JOURNAL_H
