@@ -192,7 +192,8 @@ static bool assign_ids(struct mailbox *mb, size_t fixed)
 	uint64_t *sorted = malloc((mb->retired_count + 1) * sizeof(*sorted));
 	if (!sorted)
 		return false;
-	memcpy(sorted, mb->retired, mb->retired_count * sizeof(*sorted));
+	if (mb->retired_count > 0) /* memcpy's pointers may not be NULL */
+		memcpy(sorted, mb->retired, mb->retired_count * sizeof(*sorted));
 	qsort(sorted, mb->retired_count, sizeof(*sorted), compare_keys);
 	bool ok = uidl_assign(mb->ids, mb->count, fixed, sorted, mb->retired_count);
 	free(sorted);

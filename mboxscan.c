@@ -118,7 +118,7 @@ static size_t find_line_starting_f(const unsigned char *p, size_t n)
 			break;
 #endif
 	for (; i < n; i++)
-		if (p[i] == 'F' && p[i - 1] == '\n')
+		if (p[i] == 'F' && p[(ptrdiff_t)i - 1] == '\n')
 			return i;
 	return n;
 }
