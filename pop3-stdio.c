@@ -210,6 +210,8 @@ static enum next cmd_pass(struct session *s, const struct args *a)
 		err(s, NULL, "USER first");
 		return NEXT_COMMAND;
 	}
+	/* One PASS per USER (RFC 1939 7): after a failure, USER again. */
+	s->user_just_given = false;
 	/* RFC 1939 7: the password is the rest of the line, spaces and all. */
 	memcpy(password, a->text, a->text_len);
 	password[a->text_len] = '\0';
@@ -591,13 +593,24 @@ static bool check_arguments(struct session *s, enum arg_shape shape,
 static void trace_command(const struct session *s, const struct command *c,
 			  const char *line, size_t len)
 {
-	if (c && c->secret && len > strlen(c->name)) {
-		char masked[16];
-		snprintf(masked, sizeof(masked), "%s ********", c->name);
-		trace(s, "C:", masked, strlen(masked));
+	char masked[8 + sizeof(" ********")];
+
+	if (c && !c->secret) {
+		trace(s, "C:", line, len);
 		return;
 	}
-	trace(s, "C:", line, len);
+	/* PASS and AUTH arguments are never traced; nor is the rest of a line
+	 * that names no command, which may be a PASS gone wrong ("PASS\tpw",
+	 * " PASS pw"): only a keyword's worth of it is shown. */
+	const char *word = c ? c->name : line;
+	size_t word_len = c ? strlen(c->name) : len < 4 ? len : 4;
+	if (len <= word_len) {
+		trace(s, "C:", line, len);
+		return;
+	}
+	memcpy(masked, word, word_len);
+	memcpy(masked + word_len, " ********", 9);
+	trace(s, "C:", masked, word_len + 9);
 }
 
 static enum next dispatch(struct session *s, char *line, size_t len)
