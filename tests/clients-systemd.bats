@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# Issue 4: pop3-stdio started the way systemd starts it, proven with real
+# clients.  deploy/systemd/pop3-stdio.socket + pop3-stdio@.service (port 110)
+# and pop3s-stdio.socket + pop3s-stdio@.service (995, stunnel in inetd mode)
+# run as systemd-socket-activate --inetd -a (Accept=yes, StandardInput=
+# socket): each connection runs the unit's ExecStart under the unit's
+# NoNewPrivileges, CapabilityBoundingSet, UMask and Limit* settings
+# (tests/deploy-unit-exec), so a capability the session needs and the unit
+# lacks fails these tests.
+
+load helpers
+load deploy-lib
+load clients-lib
+
+PLAIN_PORT=21210
+POP3S_PORT=21211
+
+setup_file() {
+	skip_unless_tools systemd-socket-activate stunnel openssl setpriv
+	setup_suite_world
+	make_test_cert
+	start_socket_activate "$PLAIN_PORT" "$POP3S_PORT"
+}
+
+teardown_file() { teardown_suite_world; }
+
+@test "systemd pop3-stdio.socket: fetchmail fetches all (--keep), only new, all again deleting" {
+	scenario_fetchmail plain "$PLAIN_PORT"
+}
+
+@test "systemd pop3-stdio.socket: mpop tracks UIDLs across runs, then deletes" {
+	scenario_mpop plain "$PLAIN_PORT"
+}
+
+@test "systemd pop3-stdio.socket: getmail6 read_all = false, twice, then only the new message" {
+	scenario_getmail plain "$PLAIN_PORT"
+}
+
+@test "systemd pop3-stdio.socket: curl pop3:// LIST, RETR, UIDL, TOP 1 0, DELE 1" {
+	scenario_curl plain "$PLAIN_PORT"
+}
+
+@test "systemd pop3-stdio.socket: Python poplib STAT, LIST, UIDL, RETR, TOP, DELE, QUIT" {
+	scenario_poplib plain "$PLAIN_PORT"
+}
+
+@test "systemd pop3s-stdio.socket (stunnel): fetchmail over TLS" {
+	scenario_fetchmail pop3s "$POP3S_PORT"
+}
+
+@test "systemd pop3s-stdio.socket (stunnel): mpop over TLS" {
+	scenario_mpop pop3s "$POP3S_PORT"
+}
+
+@test "systemd pop3s-stdio.socket (stunnel): getmail6 over TLS" {
+	scenario_getmail pop3s "$POP3S_PORT"
+}
+
+@test "systemd pop3s-stdio.socket (stunnel): curl pop3s://" {
+	scenario_curl pop3s "$POP3S_PORT"
+}
+
+@test "systemd pop3s-stdio.socket (stunnel): Python poplib POP3_SSL" {
+	scenario_poplib pop3s "$POP3S_PORT"
+}

@@ -1,0 +1,249 @@
+# Shared by tests/clients-*.bats and tests/deploy-*.bats: the shipped
+# deployment files (xinetd.d/, deploy/) started for real on 127.0.0.1.
+#
+# Each server is one of the shipped files with only these changes, made by
+# tests/deploy-subst (which fails when a file no longer says what is being
+# replaced): the port (110/995 -> a test port on 127.0.0.1), the installed
+# paths (/usr/local/sbin/pop3-stdio -> ./pop3-stdio, the certificate -> a
+# test certificate) and pop3-stdio's options (the test world's spool,
+# passwd file, state directory).  Servers run in the background; their PIDs
+# go to $SERVER_PIDS and stop_servers ends exactly those.
+#
+# Needs helpers.bash loaded first (TOP, POP3, WORLD, pop3_args, is_root).
+
+DEPLOY="$TOP/deploy"
+# The system's Python: a version manager's shim in PATH can cost a second
+# a call, and the tests call it often.
+PYTHON=$(command -v /usr/bin/python3 || command -v python3 || echo python3)
+
+# subst FILE OLD NEW...: tests/deploy-subst.
+subst() { "$PYTHON" "$TOP/tests/deploy-subst" "$@"; }
+
+# skip_unless_tools TOOL...: skip the test (or file) naming what is missing.
+skip_unless_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 ||
+			skip "$t is not installed (tests/install-deps installs it)"
+	done
+}
+
+# port_listening PORT: something listens on 127.0.0.1:PORT (or any address).
+# Read from /proc so that waiting does not itself open a POP3 session.
+port_listening() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { found = 1 }
+		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# wait_for_port PORT [SECONDS]: polls until PORT listens; bounded.
+wait_for_port() {
+	local port=$1 tries=$((${2:-10} * 20))
+	while ! port_listening "$port"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "nothing listens on port $port after ${2:-10} s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# require_free_port PORT: fail early and clearly if another program has it.
+require_free_port() {
+	if port_listening "$1"; then
+		echo "port $1 is already in use; the deploy tests need it free" >&2
+		return 1
+	fi
+}
+
+# start_server NAME COMMAND...: COMMAND in the background, its output in
+# $WORLD/NAME.log, its PID recorded for stop_servers.
+start_server() {
+	local name=$1
+	shift
+	"$@" >"$WORLD/$name.log" 2>&1 3>&- </dev/null &
+	echo "$!" >>"$SERVER_PIDS"
+}
+
+# stop_servers: ends every server this file started, by PID, and waits
+# (bounded) until each is gone.
+stop_servers() {
+	local pid tries
+	[ -f "${SERVER_PIDS:-}" ] || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null || continue
+		tries=100
+		while kill -0 "$pid" 2>/dev/null && [ "$tries" -gt 0 ]; do
+			sleep 0.05
+			tries=$((tries - 1))
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	done <"$SERVER_PIDS"
+	: >"$SERVER_PIDS"
+}
+
+# server_args: pop3-stdio's options for the test world, on one line.  The
+# pre-login chroot is a directory of the test (the default, /var/empty, is
+# often missing), so that chroot is exercised behind every superserver.
+server_args() {
+	mkdir -p "$WORLD/empty"
+	echo $(pop3_args) --chroot="$WORLD/empty" "$@"
+}
+
+# make_test_cert: a self-signed certificate for 127.0.0.1,
+# made for this run ($CERT, $KEY), which the clients are told to trust.
+# The address is in the CN too and there is no DNS name: fetchmail checks
+# "127.0.0.1" as a host name, which OpenSSL then matches against the CN.
+make_test_cert() {
+	CERT="$WORLD/tls/cert.pem"
+	KEY="$WORLD/tls/key.pem"
+	mkdir -p "$WORLD/tls"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$KEY" -out "$CERT" 2>"$WORLD/tls/openssl.log" || {
+		cat "$WORLD/tls/openssl.log" >&2
+		return 1
+	}
+	chmod 600 "$KEY"
+	export CERT KEY
+}
+
+# asan_build: pop3-stdio was built with AddressSanitizer (make SANITIZE=1),
+# which reserves terabytes of address space: an rlimit_as kills it.
+asan_build() { grep -q __asan_init "$POP3" 2>/dev/null; }
+
+# ---- the shipped files, adapted ----
+
+# stunnel_conf SHIPPED PORT [POP3-OPTION...]: a shipped stunnel file on
+# stdout, for the test certificate, ./pop3-stdio and the test world; PORT
+# replaces the accept port (not for the inetd-mode file, which has none).
+stunnel_conf() {
+	local file=$1 port=$2
+	shift 2
+	local accept=()
+	case "$file" in
+	*-inetd.conf) ;;
+	*-stls.conf) accept=("accept = 110" "accept = 127.0.0.1:$port") ;;
+	*) accept=("accept = 995" "accept = 127.0.0.1:$port") ;;
+	esac
+	subst "$DEPLOY/stunnel/$file" "${accept[@]}" \
+		"cert = /etc/pop3-stdio/pop3s.pem" "cert = $CERT" \
+		"key = /etc/pop3-stdio/pop3s.key" "key = $KEY" \
+		"exec = /usr/local/sbin/pop3-stdio" "exec = $POP3" \
+		"execArgs = pop3-stdio" "execArgs = pop3-stdio $(server_args "$@")"
+}
+
+# xinetd_service NAME PORT: xinetd.d/NAME for 127.0.0.1:PORT.
+xinetd_service() {
+	local name=$1 port=$2 pairs=() out
+	case "$name" in
+	pop3-stdio)
+		pairs=("$(printf '\tport\t\t= 110')"
+			"$(printf '\tport\t\t= %s\n\tbind\t\t= 127.0.0.1' "$port")"
+			"/usr/local/sbin/pop3-stdio" "$POP3"
+			"$(printf '#\tserver_args\t= --passwd=/etc/pop3-stdio/passwd --spool=/var/mail')"
+			"$(printf '\tserver_args\t= %s' "$(server_args)")")
+		;;
+	pop3s-stdio)
+		pairs=("$(printf '\tport\t\t= 995')"
+			"$(printf '\tport\t\t= %s\n\tbind\t\t= 127.0.0.1' "$port")"
+			"/usr/local/share/pop3-stdio/stunnel/pop3s-stdio-inetd.conf"
+			"$WORLD/pop3s-stdio-inetd.conf")
+		;;
+	esac
+	out=$(subst "$TOP/xinetd.d/$name" "${pairs[@]}") || return 1
+	asan_build && out=$(grep -v rlimit_as <<<"$out")
+	printf '%s\n' "$out"
+}
+
+# start_xinetd PLAIN-PORT POP3S-PORT: xinetd in the foreground with its own
+# configuration: xinetd.d/pop3-stdio and xinetd.d/pop3s-stdio (which runs
+# stunnel in inetd mode with deploy/stunnel/pop3s-stdio-inetd.conf).
+start_xinetd() {
+	local conf="$WORLD/xinetd.conf"
+	stunnel_conf pop3s-stdio-inetd.conf - >"$WORLD/pop3s-stdio-inetd.conf" || return 1
+	{
+		printf 'defaults\n{\n\tlog_type = FILE %s\n}\n' "$WORLD/xinetd-services.log"
+		xinetd_service pop3-stdio "$1" || return 1
+		xinetd_service pop3s-stdio "$2" || return 1
+	} >"$conf" || return 1
+	require_free_port "$1" && require_free_port "$2" || return 1
+	start_server xinetd xinetd -dontfork -f "$conf" -pidfile "$WORLD/xinetd.pid"
+	wait_for_port "$1" && wait_for_port "$2"
+}
+
+# unit_script UNIT: deploy/systemd/UNIT as a shell script for one
+# connection (tests/deploy-unit-exec), paths adapted.
+unit_script() {
+	local script="$WORLD/${1%@.service}.sh"
+	"$PYTHON" "$TOP/tests/deploy-unit-exec" "$DEPLOY/systemd/$1" >"$script.shipped" || return 1
+	case "$1" in
+	pop3s-*)
+		subst "$script.shipped" \
+			"/usr/local/share/pop3-stdio/stunnel/pop3s-stdio-inetd.conf" \
+			"$WORLD/pop3s-stdio-inetd.conf" >"$script" || return 1
+		;;
+	*)
+		subst "$script.shipped" \
+			"/usr/local/sbin/pop3-stdio" "$POP3 $(server_args)" \
+			>"$script" || return 1
+		;;
+	esac
+	chmod 755 "$script"
+	echo "$script"
+}
+
+# listen_stream UNIT.socket: the ListenStream= port, and Accept=yes checked.
+listen_stream() {
+	local file="$DEPLOY/systemd/$1"
+	grep -qx 'Accept=yes' "$file" || {
+		echo "$1: no Accept=yes" >&2
+		return 1
+	}
+	sed -n 's/^ListenStream=//p' "$file"
+}
+
+# start_socket_activate PLAIN-PORT POP3S-PORT: pop3-stdio.socket and
+# pop3s-stdio.socket as systemd-socket-activate --inetd -a (Accept=yes,
+# StandardInput=socket), each running its @.service's ExecStart.
+start_socket_activate() {
+	local plain pop3s
+	[ "$(listen_stream pop3-stdio.socket)" = 110 ] || return 1
+	[ "$(listen_stream pop3s-stdio.socket)" = 995 ] || return 1
+	stunnel_conf pop3s-stdio-inetd.conf - >"$WORLD/pop3s-stdio-inetd.conf" || return 1
+	plain=$(unit_script pop3-stdio@.service) || return 1
+	pop3s=$(unit_script pop3s-stdio@.service) || return 1
+	require_free_port "$1" && require_free_port "$2" || return 1
+	start_server socket-activate-plain \
+		systemd-socket-activate --inetd -a -l "127.0.0.1:$1" "$plain"
+	start_server socket-activate-pop3s \
+		systemd-socket-activate --inetd -a -l "127.0.0.1:$2" "$pop3s"
+	wait_for_port "$1" && wait_for_port "$2"
+}
+
+# start_tcpserver PORT [POP3-OPTION...]: deploy/tcpserver/run on PORT.
+start_tcpserver() {
+	local port=$1
+	shift
+	subst "$DEPLOY/tcpserver/run" \
+		" 0 110 " " 127.0.0.1 $port " \
+		"/usr/local/sbin/pop3-stdio" "$POP3 $(server_args "$@")" \
+		>"$WORLD/tcpserver-run-$port" || return 1
+	require_free_port "$port" || return 1
+	start_server "tcpserver-$port" sh "$WORLD/tcpserver-run-$port"
+	wait_for_port "$port"
+}
+
+# start_stunnel SHIPPED-CONF PORT [POP3-OPTION...]: a standalone stunnel
+# configuration from deploy/stunnel (foreground = yes is in the file).
+start_stunnel() {
+	local conf=$1 port=$2
+	shift 2
+	stunnel_conf "$conf" "$port" "$@" >"$WORLD/stunnel-$port.conf" || return 1
+	require_free_port "$port" || return 1
+	start_server "stunnel-$port" stunnel "$WORLD/stunnel-$port.conf"
+	wait_for_port "$port"
+}
