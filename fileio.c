@@ -8,18 +8,30 @@
 #include <stdio.h>
 #include <unistd.h>
 
-bool pread_full(int fd, void *buf, size_t len, uint64_t offset)
+enum direction { READING, WRITING };
+#define STREAM_OFFSET UINT64_MAX /* not positional: pipes and sockets */
+
+/* The one loop behind the four functions below. */
+static bool transfer(int fd, char *p, size_t len, uint64_t offset,
+		     enum direction dir)
 {
-	char *p = buf;
+	bool stream = offset == STREAM_OFFSET;
 
 	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)offset);
+		ssize_t n;
+		if (dir == READING)
+			n = stream ? read(fd, p, len) : pread(fd, p, len, (off_t)offset);
+		else
+			n = stream ? write(fd, p, len) : pwrite(fd, p, len, (off_t)offset);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
-			offset += (uint64_t)n;
+			if (!stream)
+				offset += (uint64_t)n;
 		} else if (n == 0) {
-			errno = ENODATA;
+			/* End of file on a read; no progress on a write: never
+			 * spin on it. */
+			errno = dir == READING ? ENODATA : EIO;
 			return false;
 		} else if (errno != EINTR) {
 			return false;
@@ -28,62 +40,25 @@ bool pread_full(int fd, void *buf, size_t len, uint64_t offset)
 	return true;
 }
 
+bool pread_full(int fd, void *buf, size_t len, uint64_t offset)
+{
+	return transfer(fd, buf, len, offset, READING);
+}
+
+/* transfer() takes char *, but only reads through it when writing. */
 bool pwrite_full(int fd, const void *buf, size_t len, uint64_t offset)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)offset);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			offset += (uint64_t)n;
-		} else if (n == 0) {
-			errno = EIO; /* no progress: never spin */
-			return false;
-		} else if (errno != EINTR) {
-			return false;
-		}
-	}
-	return true;
+	return transfer(fd, (char *)(uintptr_t)buf, len, offset, WRITING);
 }
 
 bool write_full(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if (n == 0) {
-			errno = EIO; /* no progress: never spin */
-			return false;
-		} else if (errno != EINTR) {
-			return false;
-		}
-	}
-	return true;
+	return transfer(fd, (char *)(uintptr_t)buf, len, STREAM_OFFSET, WRITING);
 }
 
 bool read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if (n == 0) {
-			errno = ENODATA;
-			return false;
-		} else if (errno != EINTR) {
-			return false;
-		}
-	}
-	return true;
+	return transfer(fd, buf, len, STREAM_OFFSET, READING);
 }
 
 bool fsync_directory(const char *dir)
