@@ -25,41 +25,56 @@ REQUIRED_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 LDLIBS = -lcrypt
 
+# Each flavour compiles into its own directories, so a sanitizer build
+# never mixes with the release objects.
+FLAVOUR = release
+BUILD = build/release
+FAULT_BUILD = build/fault
 ifeq ($(SANITIZE),1)
+FLAVOUR = sanitize
+BUILD = build/sanitize
+FAULT_BUILD = build/sanitize-fault
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 LDFLAGS = -fsanitize=address,undefined
 endif
 
-SOURCES = pop3-stdio.c mailbox.c mboxscan.c mboxindex.c journal.c uidl.c auth.c \
+SOURCES = pop3-stdio.c mailbox.c mboxscan.c mboxindex.c wiretext.c journal.c uidl.c auth.c \
 	blocklist.c privsep.c netio.c sasl.c number.c fileio.c logtext.c fault.c
 HEADERS = $(wildcard *.h)
-OBJECTS = $(SOURCES:%.c=build/release/%.o)
-FAULT_OBJECTS = $(SOURCES:%.c=build/fault/%.o)
+OBJECTS = $(SOURCES:%.c=$(BUILD)/%.o)
+FAULT_OBJECTS = $(SOURCES:%.c=$(FAULT_BUILD)/%.o)
 LIB_SOURCES = $(filter-out pop3-stdio.c,$(SOURCES))
 
 all: pop3-stdio
 
-pop3-stdio: $(OBJECTS)
+pop3-stdio: $(OBJECTS) build/flavour
 	$(CC) $(LDFLAGS) -o $@ $(OBJECTS) $(LDLIBS)
 
-build/release/%.o: %.c $(HEADERS) | build/release
+$(BUILD)/%.o: %.c $(HEADERS) | $(BUILD)
 	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -c -o $@ $<
 
 # The same program with crash points compiled in, for the kill tests.
-tests/bin/pop3-stdio-fault: $(FAULT_OBJECTS) | tests/bin
+tests/bin/pop3-stdio-fault: $(FAULT_OBJECTS) build/flavour | tests/bin
 	$(CC) $(LDFLAGS) -o $@ $(FAULT_OBJECTS) $(LDLIBS)
 
-build/fault/%.o: %.c $(HEADERS) | build/fault
+$(FAULT_BUILD)/%.o: %.c $(HEADERS) | $(FAULT_BUILD)
 	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -DPOP3_FAULT_INJECTION -c -o $@ $<
 
 # Unit tests for the parsers, linked against the real modules.
 UNIT_TESTS = $(patsubst tests/unit/%.c,tests/bin/%,$(wildcard tests/unit/*.c))
-tests/bin/%: tests/unit/%.c $(LIB_SOURCES) $(HEADERS) | tests/bin
+tests/bin/%: tests/unit/%.c $(LIB_SOURCES) $(HEADERS) build/flavour | tests/bin
 	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -I. -o $@ $< $(LIB_SOURCES) $(LDFLAGS) $(LDLIBS)
 
-build/release build/fault tests/bin:
+$(BUILD) $(FAULT_BUILD) tests/bin:
 	mkdir -p $@
+
+# ./pop3-stdio and the test programs keep their paths in every flavour;
+# this file changes with the flavour, so they are relinked when it does.
+build/flavour: FORCE
+	@mkdir -p build
+	@echo $(FLAVOUR) | cmp -s - $@ || echo $(FLAVOUR) >$@
+FORCE:
 
 check: pop3-stdio tests/bin/pop3-stdio-fault $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "unit: $$t"; $$t || exit 1; done
