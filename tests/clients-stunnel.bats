@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# Issue 4: TLS through stunnel, proven with real clients, with a certificate
+# this suite makes.  Standalone stunnel (foreground = yes, as Debian's
+# stunnel@.service needs) with the shipped files moved to test ports:
+#   deploy/stunnel/pop3s-stdio.conf      POP3S, port 995 -> 21410
+#   deploy/stunnel/pop3-stdio-stls.conf  TLS required on 110: stunnel's
+#                                        protocol = pop3 -> 21411
+# getmail6 has no STLS support, so it is tried on POP3S only.
+
+load helpers
+load deploy-lib
+load clients-lib
+
+POP3S_PORT=21410
+STLS_PORT=21411
+DEBUG_PORT=21412
+
+setup_file() {
+	skip_unless_tools stunnel openssl
+	setup_suite_world
+	make_test_cert
+	start_stunnel pop3s-stdio.conf "$POP3S_PORT"
+	start_stunnel pop3-stdio-stls.conf "$STLS_PORT"
+}
+
+teardown_file() { teardown_suite_world; }
+
+@test "stunnel POP3S: fetchmail fetches all (--keep), only new, all again deleting" {
+	scenario_fetchmail pop3s "$POP3S_PORT"
+}
+
+@test "stunnel POP3S: mpop tracks UIDLs across runs, then deletes" {
+	scenario_mpop pop3s "$POP3S_PORT"
+}
+
+@test "stunnel POP3S: getmail6 read_all = false, twice, then only the new message" {
+	scenario_getmail pop3s "$POP3S_PORT"
+}
+
+@test "stunnel POP3S: curl pop3s:// LIST, RETR, UIDL, TOP 1 0, DELE 1" {
+	scenario_curl pop3s "$POP3S_PORT"
+}
+
+@test "stunnel POP3S: Python poplib POP3_SSL" {
+	scenario_poplib pop3s "$POP3S_PORT"
+}
+
+@test "stunnel STLS (protocol = pop3): fetchmail upgrades with STLS" {
+	scenario_fetchmail stls "$STLS_PORT"
+}
+
+@test "stunnel STLS (protocol = pop3): mpop with tls_starttls" {
+	scenario_mpop stls "$STLS_PORT"
+}
+
+@test "stunnel STLS (protocol = pop3): curl pop3:// --ssl-reqd" {
+	scenario_curl stls "$STLS_PORT"
+}
+
+@test "stunnel STLS (protocol = pop3): Python poplib stls()" {
+	scenario_poplib stls "$STLS_PORT"
+}
+
+@test "stunnel STLS (protocol = pop3): USER before STLS is refused, the password never asked for" {
+	new_account
+	fresh_dir refused
+	"$PYTHON" "$TOP/tests/clients-poplib" stls-skipped "$STLS_PORT" "$ACCOUNT" \
+		"$SECRET" "$FRESH" "$CERT"
+	grep -q '^refused' "$FRESH/result"
+	# The greeting is pop3-stdio's, relayed by stunnel before TLS.
+	grep -Eq '^\+OK .*POP3 server ready' "$FRESH/welcome"
+	assert_maildrop $INITIAL
+}
+
+@test "stunnel STLS (protocol = pop3): a client that does not insist on TLS cannot log in" {
+	new_account
+	# curl without --ssl-reqd sees only STLS in CAPA (no USER, no SASL):
+	# it has no way to log in and gives up (67: login denied).
+	run curl -sS --max-time 20 "pop3://$ACCOUNT:$SECRET@127.0.0.1:$STLS_PORT/"
+	[ "$status" -eq 67 ]
+	assert_maildrop $INITIAL
+}
+
+@test "stunnel passes the client's address in REMOTE_HOST; pop3-stdio logs it" {
+	# stunnel's exec gives pop3-stdio a socket pair, not the TCP socket, so
+	# the address can only come from REMOTE_HOST.  With --debug the log
+	# lines also go to stderr, which a foreground stunnel keeps.
+	start_stunnel pop3s-stdio.conf "$DEBUG_PORT" --debug
+	new_account
+	curl -sS --max-time 20 --cacert "$CERT" \
+		"pop3s://$ACCOUNT:$SECRET@127.0.0.1:$DEBUG_PORT/" >/dev/null
+	grep -Eq '^pop3-stdio\[[0-9]+\]: connection from 127\.0\.0\.1$' "$WORLD/stunnel-$DEBUG_PORT.log"
+	grep -Eq "^pop3-stdio\[[0-9]+\]: login: user $ACCOUNT\$" "$WORLD/stunnel-$DEBUG_PORT.log"
+	! grep -q "$SECRET" "$WORLD/stunnel-$DEBUG_PORT.log"
+}
