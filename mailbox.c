@@ -29,6 +29,7 @@
 #include "mboxindex.h"
 #include "mboxscan.h"
 #include "uidl.h"
+#include "wiretext.h"
 
 /* What is checked of the end of the indexed part of the file before an
  * update: a rewrite by someone else almost surely changes it. */
@@ -648,102 +649,21 @@ static bool read_checked(struct mailbox *mb, const struct extent *e,
 	       is_message_end(tail, tail_len, e->next_follows);
 }
 
-/* LF to CRLF, dot-stuffing, and for TOP the line budget. */
-struct sender {
-	struct netio *io;
-	bool at_line_start;
-	bool prev_cr;
-	bool in_header;
-	bool done;
-	uint64_t line_len;
-	uint64_t body_lines_left;
-};
-
-static void end_of_line(struct sender *sd)
-{
-	bool empty = sd->line_len == 0 || (sd->line_len == 1 && sd->prev_cr);
-
-	sd->at_line_start = true;
-	sd->prev_cr = false;
-	sd->line_len = 0;
-	if (sd->in_header) {
-		if (empty) {
-			sd->in_header = false;
-			sd->done = sd->body_lines_left == 0;
-		}
-		return;
-	}
-	if (sd->body_lines_left != UINT64_MAX && --sd->body_lines_left == 0)
-		sd->done = true;
-}
-
-/* Converts as much of p[0..n) as fits in out[0..room); returns the bytes
- * of output and sets *used to the bytes of input taken.  The state is
- * kept in a local copy: through the pointer the compiler would have to
- * store it at every byte written to out. */
-static size_t convert(struct sender *state, const unsigned char *p, size_t n,
-		      unsigned char *out, size_t room, size_t *used)
-{
-	struct sender sd = *state;
-	size_t o = 0, i = 0;
-
-	while (i < n && !sd.done && o + 3 <= room) {
-		if (sd.at_line_start) {
-			if (p[i] == '.')
-				out[o++] = '.'; /* RFC 1939 3: byte-stuffing */
-			sd.at_line_start = false;
-		}
-		size_t max = n - i < room - o - 2 ? n - i : room - o - 2;
-		const unsigned char *lf = memchr(p + i, '\n', max);
-		size_t seg = lf ? (size_t)(lf - (p + i)) : max;
-		memcpy(out + o, p + i, seg);
-		o += seg;
-		if (seg > 0) {
-			sd.prev_cr = p[i + seg - 1] == '\r';
-			sd.line_len += seg;
-		}
-		i += seg;
-		if (!lf)
-			continue;
-		if (!sd.prev_cr)
-			out[o++] = '\r';
-		out[o++] = '\n';
-		i++;
-		end_of_line(&sd);
-	}
-	*state = sd;
-	*used = i;
-	return o;
-}
-
-static void send_text(struct sender *sd, const unsigned char *p, size_t n)
-{
-	while (n > 0 && !sd->done) {
-		size_t room, used;
-		unsigned char *out = (unsigned char *)netio_space(sd->io, 64, &room);
-		size_t produced = convert(sd, p, n, out, room, &used);
-		netio_commit(sd->io, produced);
-		p += used;
-		n -= used;
-		if (sd->io->write_failed)
-			return;
-	}
-}
-
 /* Sends the text: first what read_checked left in the block, then the
  * rest a block at a time. */
 static enum mbox_status stream_message(struct mailbox *mb,
 				       const struct extent *e, size_t got,
 				       uint64_t body_lines, struct netio *io)
 {
-	struct sender sd = { .io = io, .at_line_start = true, .in_header = true,
-			     .body_lines_left = body_lines };
+	struct wire_text sd;
+
+	wire_text_start(&sd, io, body_lines);
 	uint64_t block_end = e->begin + got, offset = e->text;
 
 	/* A "From " line longer than a block leaves no text in it. */
 	if (offset < block_end) {
 		uint64_t upto = block_end < e->text_end ? block_end : e->text_end;
-		send_text(&sd, mb->block + (offset - e->begin), (size_t)(upto - offset));
+		wire_text_send(&sd, mb->block + (offset - e->begin), (size_t)(upto - offset));
 		offset = upto;
 	}
 	while (offset < e->text_end && !sd.done && !io->write_failed) {
@@ -753,12 +673,10 @@ static enum mbox_status stream_message(struct mailbox *mb,
 			syslog(LOG_ERR, "%s: read: %m", mb->path);
 			return MBOX_TEMPFAIL;
 		}
-		send_text(&sd, mb->block, n);
+		wire_text_send(&sd, mb->block, n);
 		offset += n;
 	}
-	if (!sd.at_line_start)
-		netio_write(io, "\r\n", 2); /* last line had no LF */
-	netio_write(io, ".\r\n", 3);
+	wire_text_end(&sd);
 	return io->write_failed ? MBOX_GONE : MBOX_OK;
 }
 

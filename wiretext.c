@@ -1,0 +1,92 @@
+/*
+ * Message text on the wire.  See wiretext.h.
+ */
+#include "wiretext.h"
+
+#include <string.h>
+
+void wire_text_start(struct wire_text *wt, struct netio *io,
+		     uint64_t body_lines)
+{
+	*wt = (struct wire_text){ .io = io, .at_line_start = true,
+				  .in_header = true,
+				  .body_lines_left = body_lines };
+}
+
+static void end_of_line(struct wire_text *sd)
+{
+	bool empty = sd->line_len == 0 || (sd->line_len == 1 && sd->prev_cr);
+
+	sd->at_line_start = true;
+	sd->prev_cr = false;
+	sd->line_len = 0;
+	if (sd->in_header) {
+		if (empty) {
+			sd->in_header = false;
+			sd->done = sd->body_lines_left == 0;
+		}
+		return;
+	}
+	if (sd->body_lines_left != UINT64_MAX && --sd->body_lines_left == 0)
+		sd->done = true;
+}
+
+/* Converts as much of p[0..n) as fits in out[0..room); returns the bytes
+ * of output and sets *used to the bytes of input taken.  The state is
+ * kept in a local copy: through the pointer the compiler would have to
+ * store it at every byte written to out. */
+static size_t convert(struct wire_text *state, const unsigned char *p, size_t n,
+		      unsigned char *out, size_t room, size_t *used)
+{
+	struct wire_text sd = *state;
+	size_t o = 0, i = 0;
+
+	while (i < n && !sd.done && o + 3 <= room) {
+		if (sd.at_line_start) {
+			if (p[i] == '.')
+				out[o++] = '.'; /* RFC 1939 3: byte-stuffing */
+			sd.at_line_start = false;
+		}
+		size_t max = n - i < room - o - 2 ? n - i : room - o - 2;
+		const unsigned char *lf = memchr(p + i, '\n', max);
+		size_t seg = lf ? (size_t)(lf - (p + i)) : max;
+		memcpy(out + o, p + i, seg);
+		o += seg;
+		if (seg > 0) {
+			sd.prev_cr = p[i + seg - 1] == '\r';
+			sd.line_len += seg;
+		}
+		i += seg;
+		if (!lf)
+			continue;
+		if (!sd.prev_cr)
+			out[o++] = '\r';
+		out[o++] = '\n';
+		i++;
+		end_of_line(&sd);
+	}
+	*state = sd;
+	*used = i;
+	return o;
+}
+
+void wire_text_send(struct wire_text *sd, const unsigned char *p, size_t n)
+{
+	while (n > 0 && !sd->done) {
+		size_t room, used;
+		unsigned char *out = (unsigned char *)netio_space(sd->io, 64, &room);
+		size_t produced = convert(sd, p, n, out, room, &used);
+		netio_commit(sd->io, produced);
+		p += used;
+		n -= used;
+		if (sd->io->write_failed)
+			return;
+	}
+}
+
+void wire_text_end(struct wire_text *wt)
+{
+	if (!wt->at_line_start)
+		netio_write(wt->io, "\r\n", 2); /* the last line had no LF */
+	netio_write(wt->io, ".\r\n", 3);
+}
