@@ -11,6 +11,8 @@ DESTDIR ?=
 SBINDIR = $(PREFIX)/sbin
 MANDIR = $(PREFIX)/share/man
 SHAREDIR = $(PREFIX)/share/pop3-stdio
+# systemd looks here too (/usr/local/lib/systemd/system for the default).
+SYSTEMDUNITDIR = $(PREFIX)/lib/systemd/system
 
 CC ?= cc
 BATS ?= bats
@@ -119,9 +121,12 @@ fuzz: $(FUZZ_BINARIES)
 .SECONDARY: $(FUZZ_OBJECTS) $(FUZZ_BINARIES:%=%.o)
 
 install: pop3-stdio
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR)
 	install -m 755 pop3-stdio $(DESTDIR)$(SBINDIR)/pop3-stdio
-	install -m 644 man/pop3-stdio.8 $(DESTDIR)$(MANDIR)/man8/pop3-stdio.8
+	# The man page and the xinetd, systemd, stunnel and tcpserver files,
+	# with the installed paths written in.
+	sh deploy/install-files "$(DESTDIR)" "$(SBINDIR)" "$(SHAREDIR)" \
+		"$(SYSTEMDUNITDIR)" "$(MANDIR)"
 
 clean:
 	rm -rf build tests/bin pop3-stdio
