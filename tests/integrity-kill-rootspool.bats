@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# Issue 3, "killed mid-update", for Debian's /var/mail shape: the spool
+# directory is root's (0755) and only the mbox belongs to the serving user,
+# who cannot create a file beside it; the journal lives in --state-dir.
+# The same series as integrity-kill.bats (see there and
+# tests/tools/killseries.bash); it needs root to give the spool away.
+
+load helpers
+load tools/integrity
+load tools/killseries
+
+KS_ROOT_SPOOL=1
+
+setup_file() {
+	if is_root; then
+		ks_setup_file
+	fi
+}
+
+setup() {
+	is_root || skip "needs root: the spool must be root's and the mbox the fixture user's"
+	ks_setup
+}
+
+teardown() { ks_teardown; }
+
+@test "issue 3 kill: the uninterrupted update of 20,000 messages / 105 MB deletes exactly the marked ones (root-owned spool)" {
+	ks_uninterrupted
+}
+
+@test "issue 3 kill: before the journal header is written: nothing applied (root-owned spool)" {
+	ks_case "$(point 'journal header')" unapplied
+}
+
+@test "issue 3 kill: at the first journal copy block: nothing applied (root-owned spool)" {
+	ks_case "$(jblock 0)" unapplied
+}
+
+@test "issue 3 kill: at the second journal copy block: nothing applied (root-owned spool)" {
+	ks_case "$(($(jblock 0) + 1))" unapplied
+}
+
+@test "issue 3 kill: a quarter into the journal: nothing applied (root-owned spool)" {
+	ks_case "$(jblock 0.25)" unapplied
+}
+
+@test "issue 3 kill: half-way through the journal: nothing applied (root-owned spool)" {
+	ks_case "$(jblock 0.5)" unapplied
+}
+
+@test "issue 3 kill: three quarters into the journal: nothing applied (root-owned spool)" {
+	ks_case "$(jblock 0.75)" unapplied
+}
+
+@test "issue 3 kill: at the last journal copy block: nothing applied (root-owned spool)" {
+	ks_case "$(jblock 1)" unapplied
+}
+
+@test "issue 3 kill: before the journal trailer: nothing applied (root-owned spool)" {
+	ks_case "$(point 'journal trailer')" unapplied
+}
+
+@test "issue 3 kill: journal whole, before its fsync: all or nothing (root-owned spool)" {
+	ks_case "$(point 'journal fsync')" either
+}
+
+@test "issue 3 kill: at the start of the apply: the next session applies the journal (root-owned spool)" {
+	ks_case "$(point 'apply start')" applied
+}
+
+@test "issue 3 kill: at the first apply copy block: replayed (root-owned spool)" {
+	ks_case "$(ablock 0)" applied
+}
+
+@test "issue 3 kill: at the second apply copy block: replayed (root-owned spool)" {
+	ks_case "$(($(ablock 0) + 1))" applied
+}
+
+@test "issue 3 kill: a tenth into the apply: replayed (root-owned spool)" {
+	ks_case "$(ablock 0.1)" applied
+}
+
+@test "issue 3 kill: a third into the apply: replayed (root-owned spool)" {
+	ks_case "$(ablock 0.33)" applied
+}
+
+@test "issue 3 kill: half-way through the apply: replayed (root-owned spool)" {
+	ks_case "$(ablock 0.5)" applied
+}
+
+@test "issue 3 kill: two thirds into the apply: replayed (root-owned spool)" {
+	ks_case "$(ablock 0.66)" applied
+}
+
+@test "issue 3 kill: nine tenths into the apply: replayed (root-owned spool)" {
+	ks_case "$(ablock 0.9)" applied
+}
+
+@test "issue 3 kill: at the last apply copy block: replayed (root-owned spool)" {
+	ks_case "$(ablock 1)" applied
+}
+
+@test "issue 3 kill: new text written, before its fsync: replayed (root-owned spool)" {
+	ks_case "$(point 'apply before fsync')" applied
+}
+
+@test "issue 3 kill: before the truncation (old tail still there): replayed, nothing duplicated (root-owned spool)" {
+	ks_case "$(point 'apply before truncate')" applied
+}
+
+@test "issue 3 kill: after the truncation: recognised as finished (root-owned spool)" {
+	ks_case "$(point 'apply before final fsync')" applied
+}
+
+@test "issue 3 kill: before the finished journal is removed: recognised as finished (root-owned spool)" {
+	ks_case "$(after_apply)" applied
+}
+
+@test "issue 3 kill: half-way through the apply, then half-way through the replay: the third session finishes (root-owned spool)" {
+	ks_double_crash_mid_replay
+}
+
+@test "issue 3 kill: after the truncation, then before the replay clears the journal: nothing replayed twice (root-owned spool)" {
+	ks_double_crash_after_truncate
+}
+
+@test "issue 3 kill + delivery: journal whole, mbox untouched, then an fcntl delivery: it survives (root-owned spool)" {
+	ks_crash_then_delivery "$(point 'apply start')"
+}
+
+@test "issue 3 kill + delivery: half-way through the apply, then an fcntl delivery: it survives the replay (root-owned spool)" {
+	ks_crash_then_delivery "$(ablock 0.5)"
+}
+
+@test "issue 3 kill + delivery: before the truncation, then an fcntl delivery: it survives the replay (root-owned spool)" {
+	ks_crash_then_delivery "$(point 'apply before truncate')"
+}
+
+@test "issue 3 kill + delivery: after the truncation, then an fcntl delivery: it survives, not cut as old tail (root-owned spool)" {
+	ks_crash_then_delivery "$(point 'apply before final fsync')"
+}
+
+@test "issue 3 kill + delivery + kill: the replay that journals the delivery is killed mid-apply; the third session finishes (root-owned spool)" {
+	ks_crash_delivery_crash
+}
+
+@test "issue 3 kill: the plain binary killed at 6 random moments after QUIT: all or nothing, never a mix (root-owned spool)" {
+	local i
+	for i in 1 2 3 4 5 6; do
+		ks_random_kill "$i"
+	done
+}
+
+@test "issue 3 kill: every crash point of a 1 MB update with deletions spread over it (root-owned spool)" {
+	ks_exhaustive 2 10 11 25 30
+}
+
+@test "issue 3 kill: every crash point of a 1 MB update deleting only the last messages (root-owned spool)" {
+	ks_exhaustive 28 29 30
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# Issue 3, "killed mid-update": SIGKILL at 22 chosen crash points of the
+# QUIT update (journal header, journal copy blocks, trailer, fsync, apply
+# start, apply copy blocks, fsync, truncate, clearing the journal), kills
+# during the replay, kills followed by a delivery, kills of the plain
+# binary at random moments, all on a maildrop of 20,000 messages / 105 MB
+# with deletions spread over all of it; then every point of two small
+# updates in turn.  After each, the next session must replay what the
+# killed one left; mboxcheck then finds every kept message exactly once and
+# byte-exact, and the deleted ones gone (or, for kills before the journal
+# was complete, all still there).
+#
+# Here the spool directory is writable by the serving user (as ~/Mail or a
+# private spool); integrity-kill-rootspool.bats repeats the series for a
+# root-owned spool.  Crash points: see tests/tools/killseries.bash.
+
+load helpers
+load tools/integrity
+load tools/killseries
+
+setup_file() { ks_setup_file; }
+setup() { ks_setup; }
+teardown() { ks_teardown; }
+
+@test "issue 3 kill: the uninterrupted update of 20,000 messages / 105 MB deletes exactly the marked ones" {
+	ks_uninterrupted
+}
+
+@test "issue 3 kill: before the journal header is written: nothing applied" {
+	ks_case "$(point 'journal header')" unapplied
+}
+
+@test "issue 3 kill: at the first journal copy block: nothing applied" {
+	ks_case "$(jblock 0)" unapplied
+}
+
+@test "issue 3 kill: at the second journal copy block: nothing applied" {
+	ks_case "$(($(jblock 0) + 1))" unapplied
+}
+
+@test "issue 3 kill: a quarter into the journal: nothing applied" {
+	ks_case "$(jblock 0.25)" unapplied
+}
+
+@test "issue 3 kill: half-way through the journal: nothing applied" {
+	ks_case "$(jblock 0.5)" unapplied
+}
+
+@test "issue 3 kill: three quarters into the journal: nothing applied" {
+	ks_case "$(jblock 0.75)" unapplied
+}
+
+@test "issue 3 kill: at the last journal copy block: nothing applied" {
+	ks_case "$(jblock 1)" unapplied
+}
+
+@test "issue 3 kill: before the journal trailer: nothing applied" {
+	ks_case "$(point 'journal trailer')" unapplied
+}
+
+@test "issue 3 kill: journal whole, before its fsync: all or nothing" {
+	ks_case "$(point 'journal fsync')" either
+}
+
+@test "issue 3 kill: at the start of the apply: the next session applies the journal" {
+	ks_case "$(point 'apply start')" applied
+}
+
+@test "issue 3 kill: at the first apply copy block: replayed" {
+	ks_case "$(ablock 0)" applied
+}
+
+@test "issue 3 kill: at the second apply copy block: replayed" {
+	ks_case "$(($(ablock 0) + 1))" applied
+}
+
+@test "issue 3 kill: a tenth into the apply: replayed" {
+	ks_case "$(ablock 0.1)" applied
+}
+
+@test "issue 3 kill: a third into the apply: replayed" {
+	ks_case "$(ablock 0.33)" applied
+}
+
+@test "issue 3 kill: half-way through the apply: replayed" {
+	ks_case "$(ablock 0.5)" applied
+}
+
+@test "issue 3 kill: two thirds into the apply: replayed" {
+	ks_case "$(ablock 0.66)" applied
+}
+
+@test "issue 3 kill: nine tenths into the apply: replayed" {
+	ks_case "$(ablock 0.9)" applied
+}
+
+@test "issue 3 kill: at the last apply copy block: replayed" {
+	ks_case "$(ablock 1)" applied
+}
+
+@test "issue 3 kill: new text written, before its fsync: replayed" {
+	ks_case "$(point 'apply before fsync')" applied
+}
+
+@test "issue 3 kill: before the truncation (old tail still there): replayed, nothing duplicated" {
+	ks_case "$(point 'apply before truncate')" applied
+}
+
+@test "issue 3 kill: after the truncation: recognised as finished" {
+	ks_case "$(point 'apply before final fsync')" applied
+}
+
+@test "issue 3 kill: before the finished journal is removed: recognised as finished" {
+	ks_case "$(after_apply)" applied
+}
+
+@test "issue 3 kill: half-way through the apply, then half-way through the replay: the third session finishes" {
+	ks_double_crash_mid_replay
+}
+
+@test "issue 3 kill: after the truncation, then before the replay clears the journal: nothing replayed twice" {
+	ks_double_crash_after_truncate
+}
+
+@test "issue 3 kill + delivery: journal whole, mbox untouched, then an fcntl delivery: it survives" {
+	ks_crash_then_delivery "$(point 'apply start')"
+}
+
+@test "issue 3 kill + delivery: half-way through the apply, then an fcntl delivery: it survives the replay" {
+	ks_crash_then_delivery "$(ablock 0.5)"
+}
+
+@test "issue 3 kill + delivery: before the truncation, then an fcntl delivery: it survives the replay" {
+	ks_crash_then_delivery "$(point 'apply before truncate')"
+}
+
+@test "issue 3 kill + delivery: after the truncation, then an fcntl delivery: it survives, not cut as old tail" {
+	ks_crash_then_delivery "$(point 'apply before final fsync')"
+}
+
+@test "issue 3 kill + delivery + kill: the replay that journals the delivery is killed mid-apply; the third session finishes" {
+	ks_crash_delivery_crash
+}
+
+@test "issue 3 kill: the plain binary killed at 6 random moments after QUIT: all or nothing, never a mix" {
+	local i
+	for i in 1 2 3 4 5 6; do
+		ks_random_kill "$i"
+	done
+}
+
+@test "issue 3 kill: every crash point of a 1 MB update with deletions spread over it" {
+	ks_exhaustive 2 10 11 25 30
+}
+
+@test "issue 3 kill: every crash point of a 1 MB update deleting only the last messages" {
+	ks_exhaustive 28 29 30
+}
