@@ -164,7 +164,7 @@ static enum auth_outcome check_virtual(const struct auth_config *config,
 	}
 	bool known = auth_find_virtual(in, user, &vu, first_hash);
 	bool failed = ferror(in);
-	fclose(in);
+	(void)fclose(in); /* read only: a failed close loses nothing */
 	const char *imitate = first_hash[0] ? first_hash : FALLBACK_SETTING;
 	bool match = password_matches(password, known ? vu.hash : NULL, imitate);
 	auth_wipe(vu.hash, sizeof(vu.hash));
@@ -212,7 +212,10 @@ static enum auth_outcome check_system(const struct auth_config *config,
 	account->has_ids = true;
 	account->uid = pw->pw_uid;
 	account->gid = pw->pw_gid;
-	snprintf(account->home, sizeof(account->home), "%s", pw->pw_dir);
+	/* A cut home would name some other directory: better none. */
+	int n = snprintf(account->home, sizeof(account->home), "%s", pw->pw_dir);
+	if (n < 0 || (size_t)n >= sizeof(account->home))
+		account->home[0] = '\0';
 	struct spwd *sp = getspnam(user);
 	if (!sp && errno == EACCES)
 		syslog(LOG_ERR, "cannot read the shadow file (not root?)");

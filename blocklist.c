@@ -102,7 +102,7 @@ enum block_verdict blocklist_check(const char *path, bool named,
 	}
 	bool blocked = blocklist_stream_blocks(in, user);
 	bool failed = ferror(in);
-	fclose(in);
+	(void)fclose(in); /* read only: a failed close loses nothing */
 	if (failed) {
 		syslog(LOG_ERR, "blocked-users file %s: read error; refusing every "
 				"login", path);

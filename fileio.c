@@ -8,30 +8,32 @@
 #include <stdio.h>
 #include <unistd.h>
 
-enum direction { READING, WRITING };
 #define STREAM_OFFSET UINT64_MAX /* not positional: pipes and sockets */
 
-/* The one loop behind the four functions below. */
-static bool transfer(int fd, char *p, size_t len, uint64_t offset,
-		     enum direction dir)
+/* The one loop behind the four functions below: reads into `in`, or
+ * writes from `out`; the other is NULL.  Two pointers rather than one
+ * cast: a const buffer is never written through. */
+static bool transfer(int fd, char *in, const char *out, size_t len,
+		     uint64_t offset)
 {
 	bool stream = offset == STREAM_OFFSET;
 
-	while (len > 0) {
+	for (size_t done = 0; done < len;) {
+		size_t left = len - done;
+		off_t at = stream ? 0 : (off_t)(offset + done);
 		ssize_t n;
-		if (dir == READING)
-			n = stream ? read(fd, p, len) : pread(fd, p, len, (off_t)offset);
+		if (in)
+			n = stream ? read(fd, in + done, left)
+				   : pread(fd, in + done, left, at);
 		else
-			n = stream ? write(fd, p, len) : pwrite(fd, p, len, (off_t)offset);
+			n = stream ? write(fd, out + done, left)
+				   : pwrite(fd, out + done, left, at);
 		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			if (!stream)
-				offset += (uint64_t)n;
+			done += (size_t)n;
 		} else if (n == 0) {
 			/* End of file on a read; no progress on a write: never
 			 * spin on it. */
-			errno = dir == READING ? ENODATA : EIO;
+			errno = in ? ENODATA : EIO;
 			return false;
 		} else if (errno != EINTR) {
 			return false;
@@ -42,23 +44,22 @@ static bool transfer(int fd, char *p, size_t len, uint64_t offset,
 
 bool pread_full(int fd, void *buf, size_t len, uint64_t offset)
 {
-	return transfer(fd, buf, len, offset, READING);
+	return transfer(fd, buf, NULL, len, offset);
 }
 
-/* transfer() takes char *, but only reads through it when writing. */
 bool pwrite_full(int fd, const void *buf, size_t len, uint64_t offset)
 {
-	return transfer(fd, (char *)(uintptr_t)buf, len, offset, WRITING);
+	return transfer(fd, NULL, buf, len, offset);
 }
 
 bool write_full(int fd, const void *buf, size_t len)
 {
-	return transfer(fd, (char *)(uintptr_t)buf, len, STREAM_OFFSET, WRITING);
+	return transfer(fd, NULL, buf, len, STREAM_OFFSET);
 }
 
 bool read_full(int fd, void *buf, size_t len)
 {
-	return transfer(fd, buf, len, STREAM_OFFSET, READING);
+	return transfer(fd, buf, NULL, len, STREAM_OFFSET);
 }
 
 bool fsync_directory(const char *dir)
