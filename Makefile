@@ -117,7 +117,12 @@ build/fuzz:
 fuzz: $(FUZZ_BINARIES)
 	tests/fuzz/run $(FUZZ_SECONDS) build/fuzz $(FUZZ_TARGETS)
 
-.PHONY: fuzz
+# Static analysis: cppcheck, and clang-tidy as .clang-tidy configures it.
+# Any finding fails but those in tests/lint/known-findings (reported).
+lint:
+	tests/lint/run $(SOURCES)
+
+.PHONY: fuzz lint
 .SECONDARY: $(FUZZ_OBJECTS) $(FUZZ_BINARIES:%=%.o)
 
 install: pop3-stdio
