@@ -24,21 +24,31 @@ mboxcheck() { "$PYTHON" "$TOOLS/mboxcheck.py" "$@"; }
 fcntl_append() { timeout 60 "$PYTHON" "$TOOLS/fcntl-append.py" "$@" 3>&-; }
 
 # procmail_deliver MBOX FILE...: each FILE (a message with its empty line)
-# delivered by procmail with the rc file DEFAULT=MBOX (dotlock + fcntl,
-# as procmail does on Debian), as the fixture user when we are root.
+# delivered by procmail, as the fixture user when we are root, with an rc
+# file saying DEFAULT=MBOX: procmail then takes the dotlock MBOX.lock (where
+# it can) and an fcntl lock, as it does on Debian.  Its log and stderr are
+# in $WORLD/procmail/.
 procmail_deliver() {
-	local mbox=$1 rc f
+	local mbox=$1 dir="$WORLD/procmail" rc f
 	shift
-	rc="$WORLD/procmailrc.$(basename "$mbox")"
+	rc="$dir/rc.$(basename "$mbox")"
+	if [ ! -d "$dir" ]; then
+		mkdir "$dir"
+		give_to_fixture "$dir"
+	fi
 	if [ ! -f "$rc" ]; then
-		printf 'MAILDIR=%s\nDEFAULT=%s\nLOGFILE=%s\n' "$(dirname "$mbox")" \
-			"$mbox" "$WORLD/procmail.log" >"$rc"
+		printf 'MAILDIR=%s\nDEFAULT=%s\nLOGFILE=%s\n' "$dir" "$mbox" \
+			"$dir/log" >"$rc"
 		chmod 644 "$rc"
 	fi
 	for f in "$@"; do
 		# procmail writes the empty line that ends the message itself.
-		head -c -1 "$f" | as_fixture timeout 60 procmail -m "$rc" 3>&- ||
-			{ echo "procmail failed for $f" >&2; return 1; }
+		head -c -1 "$f" | as_fixture timeout 60 procmail -m "$rc" \
+			2>>"$dir/stderr" 3>&- || {
+			echo "procmail failed for $f:" >&2
+			cat "$dir/stderr" "$dir/log" >&2
+			return 1
+		}
 	done
 }
 

@@ -6,6 +6,11 @@ byte for byte?
         One line per message of the given files, in order:
         "<X-Test-Id> <length> <sha256>".
 
+    mboxcheck.py retr MBOX ID
+        The message ID of MBOX as RETR must send it: without its "From "
+        line and the empty line after it, every line ending in CRLF,
+        byte-stuffed, then ".CRLF".
+
     mboxcheck.py verify --manifest M [--deleted IDS] [--expect WHAT]
                         [--unordered] MBOX
         WHAT is "applied" (the deleted ids are gone), "unapplied" (they
@@ -82,6 +87,30 @@ def cmd_manifest(args):
             print(mid, e - s, digest(view[s:e]))
         view.release()
     return 0
+
+
+def cmd_retr(args):
+    data = mapped(args.mbox)
+    for s, e in pieces(data):
+        if piece_id(data, s, e) != args.id:
+            continue
+        text = bytes(data[s:e])
+        text = text.split(b"\n", 1)[1]  # the "From " line
+        if text.endswith(b"\n\n"):
+            text = text[:-1]  # the separator
+        elif text.endswith(b"\n\r\n"):
+            text = text[:-2]
+        lines = text.split(b"\n")[:-1]
+        out = bytearray()
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line.startswith(b"."):
+                line = b"." + line
+            out += line + b"\r\n"
+        sys.stdout.buffer.write(bytes(out) + b".\r\n")
+        return 0
+    sys.exit("%s: no message %s" % (args.mbox, args.id))
 
 
 def read_ids(path):
@@ -164,6 +193,9 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("manifest")
     m.add_argument("mbox", nargs="+")
+    r = sub.add_parser("retr")
+    r.add_argument("mbox")
+    r.add_argument("id")
     v = sub.add_parser("verify")
     v.add_argument("--manifest", required=True)
     v.add_argument("--deleted")
@@ -172,7 +204,8 @@ def main():
     v.add_argument("--unordered", action="store_true")
     v.add_argument("mbox")
     args = ap.parse_args()
-    return cmd_manifest(args) if args.cmd == "manifest" else cmd_verify(args)
+    return {"manifest": cmd_manifest, "retr": cmd_retr,
+            "verify": cmd_verify}[args.cmd](args)
 
 
 if __name__ == "__main__":
