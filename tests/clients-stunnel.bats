@@ -16,13 +16,14 @@ STLS_PORT=21411
 DEBUG_PORT=21412
 
 setup_file() {
-	skip_unless_tools stunnel openssl
+	suite_requires_tools stunnel openssl || return 0
 	setup_suite_world
 	make_test_cert
 	start_stunnel pop3s-stdio.conf "$POP3S_PORT"
 	start_stunnel pop3-stdio-stls.conf "$STLS_PORT"
 }
 
+setup() { skip_unless_suite_can_run; }
 teardown_file() { teardown_suite_world; }
 
 @test "stunnel POP3S: fetchmail fetches all (--keep), only new, all again deleting" {

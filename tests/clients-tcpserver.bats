@@ -11,11 +11,12 @@ PORT=21310
 DEBUG_PORT=21311
 
 setup_file() {
-	skip_unless_tools tcpserver
+	suite_requires_tools tcpserver || return 0
 	setup_suite_world
 	start_tcpserver "$PORT"
 }
 
+setup() { skip_unless_suite_can_run; }
 teardown_file() { teardown_suite_world; }
 
 @test "tcpserver: fetchmail fetches all (--keep), only new, all again deleting" {

@@ -14,13 +14,14 @@ PLAIN_PORT=21110
 POP3S_PORT=21111
 
 setup_file() {
-	is_root || skip "xinetd services run as root (user = root in xinetd.d/)"
-	skip_unless_tools xinetd stunnel openssl
+	suite_requires_root "xinetd's services run as root (user = root in xinetd.d/)" &&
+		suite_requires_tools xinetd stunnel openssl || return 0
 	setup_suite_world
 	make_test_cert
 	start_xinetd "$PLAIN_PORT" "$POP3S_PORT"
 }
 
+setup() { skip_unless_suite_can_run; }
 teardown_file() { teardown_suite_world; }
 
 @test "xinetd pop3-stdio: fetchmail fetches all (--keep), only new, all again deleting" {

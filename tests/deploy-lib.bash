@@ -28,6 +28,29 @@ skip_unless_tools() {
 	done
 }
 
+# Bats 1.8 cannot skip from setup_file, so a suite that cannot run says why
+# in setup_file (suite_requires_*, which export SUITE_SKIP and return 1) and
+# each test skips in setup (skip_unless_suite_can_run).
+suite_requires_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 && continue
+		export SUITE_SKIP="$t is not installed (tests/install-deps installs it)"
+		return 1
+	done
+}
+
+# suite_requires_root REASON
+suite_requires_root() {
+	is_root && return 0
+	export SUITE_SKIP="needs root: $1"
+	return 1
+}
+
+skip_unless_suite_can_run() {
+	[ -z "${SUITE_SKIP:-}" ] || skip "$SUITE_SKIP"
+}
+
 # port_listening PORT: something listens on 127.0.0.1:PORT (or any address).
 # Read from /proc so that waiting does not itself open a POP3 session.
 port_listening() {
