@@ -14,6 +14,11 @@
  *    are equal or outside RFC 1939's 1-70 characters of 0x21-0x7E;
  *  - after deleting some messages and updating, the maildrop does not
  *    hold exactly the messages kept, byte for byte.
+ * When the input holds a 0xFD byte, what follows it is delivered between
+ * two sessions: the second session (which may trust the saved index and
+ * scan only the new mail) must see what a fresh scan would, and the ids
+ * of the messages it saw before must not change (pop3-notes.md: clients
+ * would download them again).
  *
  * Large inputs are slow to find by mutation, and the interesting places
  * (block ends at 128 KiB and 256 KiB) are far in: an input starting with
@@ -21,6 +26,7 @@
  * is put where its first 0xFE byte is.
  */
 #include <inttypes.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -34,7 +40,8 @@ static char state_dir[128];
 static struct netio io;
 static int wire = -1;
 static unsigned char *file;
-static size_t file_len;
+static size_t file_len;      /* what is in the maildrop now */
+static size_t delivered_len; /* then appended before the second session */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -108,7 +115,39 @@ static void build_file(const uint8_t *data, size_t size)
 	free(file);
 	file = b.p;
 	file_len = b.len;
+	delivered_len = 0;
+	unsigned char *mark = file ? memchr(file, 0xFD, file_len) : NULL;
+	if (mark) {
+		size_t at = (size_t)(mark - file);
+		delivered_len = file_len - at - 1;
+		memmove(mark, mark + 1, delivered_len);
+		file_len = at;
+	}
 	fuzz_write_file(mbox_path, file ? (const void *)file : "", file_len);
+}
+
+/* Mail arrives: the rest of the input is appended to the maildrop. */
+static void deliver(void)
+{
+	int fd = open(mbox_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	FUZZ_CHECK(fd >= 0 && write_full(fd, file + file_len, delivered_len) &&
+		   close(fd) == 0);
+	file_len += delivered_len;
+	delivered_len = 0;
+}
+
+/* Each input starts with no saved index or journal: runs stay repeatable. */
+static void clear_state(void)
+{
+	DIR *d = opendir(state_dir);
+	struct dirent *e;
+
+	FUZZ_CHECK(d != NULL);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			FUZZ_CHECK(unlinkat(dirfd(d), e->d_name, 0) == 0);
+	closedir(d);
 }
 
 /* ---- the model ---- */
@@ -164,23 +203,30 @@ static size_t model_split(struct model_message *out, size_t max)
 	return count;
 }
 
-/* Whether the first message carries X-IMAP/X-IMAPbase in its header: the
- * UW-IMAP pseudo-message the server hides (checked by the unit tests). */
-static bool model_uw_candidate(const struct model_message *m)
+/* Whether the message's header has a field called name. */
+static bool model_has_field(const struct model_message *m, const char *name)
 {
+	size_t n = strlen(name);
+
 	for (size_t at = m->text; at < m->text_end;) {
 		size_t end = line_end(at);
 		if (end > m->text_end)
 			end = m->text_end;
 		if (empty_line(at, end))
 			return false;
-		if (end - at >= 7 && strncasecmp((char *)file + at, "X-IMAP", 6) == 0 &&
-		    (file[at + 6] == ':' ||
-		     (end - at >= 11 && strncasecmp((char *)file + at + 6, "base:", 5) == 0)))
+		if (end - at > n && file[at + n] == ':' &&
+		    strncasecmp((const char *)file + at, name, n) == 0)
 			return true;
 		at = end;
 	}
 	return false;
+}
+
+/* The UW-IMAP pseudo-message the server hides has X-IMAP or X-IMAPbase
+ * (its exact rules are the unit tests' business). */
+static bool model_uw_candidate(const struct model_message *m)
+{
+	return model_has_field(m, "X-IMAP") || model_has_field(m, "X-IMAPbase");
 }
 
 /* What RETR (body_lines == UINT64_MAX) or TOP must send between the
@@ -365,47 +411,113 @@ static void check_update(struct mailbox *mb, const struct model_message *m,
 	free(after.p);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* What one session sees: the model of the maildrop as it is now. */
+struct view {
+	struct model_message *m;
+	size_t count; /* messages the server shows */
+	size_t skip;  /* 1 when the model's first is the hidden UW one */
+};
+
+/* Opens the maildrop as a session would and checks every message against
+ * the model; NULL when the file is not an mbox (and may not be). */
+static struct mailbox *open_and_check(struct view *v, uint64_t top_k)
 {
 	struct mailbox *mb;
 	struct mailbox_config mc = { .path = mbox_path, .state_dir = state_dir };
-
-	build_file(data, size);
-	wire_reset();
-	netio_init(&io, -1, wire, 5);
 	enum mbox_status st = mailbox_open(&mc, &mb);
-	bool is_mbox = file_len == 0 || from_line(0);
-	if (!is_mbox) {
+
+	if (file_len > 0 && !from_line(0)) {
 		FUZZ_CHECK(st == MBOX_PERMFAIL);
-		return 0;
+		return NULL;
 	}
 	FUZZ_CHECK(st == MBOX_OK);
-
 	size_t max = file_len / 6 + 2;
-	struct model_message *m = calloc(max, sizeof(*m));
-	FUZZ_CHECK(m != NULL);
-	size_t count = model_split(m, max), skip = 0;
-	if (count == mailbox_count(mb) + 1 && model_uw_candidate(&m[0]))
-		skip = 1; /* the UW-IMAP pseudo-message, hidden */
-	FUZZ_CHECK(count - skip == mailbox_count(mb));
+	v->m = calloc(max, sizeof(*v->m));
+	FUZZ_CHECK(v->m != NULL);
+	size_t all = model_split(v->m, max);
+	v->skip = all == mailbox_count(mb) + 1 && model_uw_candidate(&v->m[0]);
+	v->count = all - v->skip;
+	FUZZ_CHECK(v->count == mailbox_count(mb));
 
 	uint64_t total = 0;
-	for (size_t i = 0; i < mailbox_count(mb); i++) {
-		check_send(mb, i, &m[i + skip], UINT64_MAX);
-		check_send(mb, i, &m[i + skip], 0);
-		check_send(mb, i, &m[i + skip], 1);
-		check_send(mb, i, &m[i + skip], size > 0 ? data[size - 1] % 8 : 2);
+	for (size_t i = 0; i < v->count; i++) {
+		const struct model_message *m = &v->m[i + v->skip];
+		check_send(mb, i, m, UINT64_MAX);
+		check_send(mb, i, m, 0);
+		check_send(mb, i, m, 1);
+		check_send(mb, i, m, top_k);
 		total += mailbox_size(mb, i);
 	}
 	FUZZ_CHECK(mailbox_live_octets(mb) == total);
 	check_uidls(mb);
+	return mb;
+}
+
+/* The ids a session shows, kept for after it ends. */
+static char (*save_ids(struct mailbox *mb))[MAX_UIDL_LENGTH + 1]
+{
+	size_t n = mb ? mailbox_count(mb) : 0;
+	char (*ids)[MAX_UIDL_LENGTH + 1] = calloc(n + 1, sizeof(*ids));
+
+	FUZZ_CHECK(ids != NULL);
+	for (size_t i = 0; i < n; i++)
+		mailbox_uidl(mb, i, ids[i]);
+	return ids;
+}
+
+/* A message seen before new mail came keeps its id, unless it changed
+ * (the new mail continued it) or its id came from an X-UIDL header (which
+ * counts only while unique, and the new mail may repeat it). */
+static void check_ids_kept(char (*before)[MAX_UIDL_LENGTH + 1],
+			   const struct view *old, struct mailbox *now_mb,
+			   const struct view *now)
+{
+	char id[MAX_UIDL_LENGTH + 1];
+
+	if (old->skip != now->skip)
+		return;
+	for (size_t i = 0; i < old->count && i < now->count; i++) {
+		const struct model_message *m = &old->m[i + old->skip];
+		const struct model_message *n = &now->m[i + now->skip];
+		if (m->text != n->text || m->text_end != n->text_end ||
+		    model_has_field(n, "X-UIDL"))
+			continue;
+		mailbox_uidl(now_mb, i, id);
+		FUZZ_CHECK(strcmp(before[i], id) == 0);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct view v = { 0 }, first = { 0 };
+	uint64_t top_k = size > 0 ? data[size - 1] % 8 : 2;
+
+	clear_state();
+	build_file(data, size);
+	wire_reset();
+	netio_init(&io, -1, wire, 5);
+	struct mailbox *mb = open_and_check(&v, top_k);
+	if (delivered_len > 0) {
+		/* The first session ends without an update; mail arrives;
+		 * a second session starts. */
+		char (*ids)[MAX_UIDL_LENGTH + 1] = save_ids(mb);
+		mailbox_close(mb);
+		first = v;
+		v = (struct view){ 0 };
+		deliver();
+		mb = open_and_check(&v, top_k);
+		if (mb && first.m)
+			check_ids_kept(ids, &first, mb, &v);
+		free(ids);
+	}
 	uint32_t mask = 0;
 	for (size_t i = 0; i < size && i < 4; i++)
 		mask = mask << 8 | data[size - 1 - i];
-	if (mailbox_count(mb) > 0)
-		check_update(mb, m, mailbox_count(mb), skip, mask);
+	if (mb && mailbox_count(mb) > 0)
+		check_update(mb, v.m, mailbox_count(mb), v.skip, mask);
 	else
 		mailbox_close(mb);
-	free(m);
+	free(v.m);
+	free(first.m);
 	return 0;
 }
