@@ -18,9 +18,14 @@ CC ?= cc
 BATS ?= bats
 
 # Hardening is the default and may be replaced wholesale through CFLAGS /
-# LDFLAGS.  -fcf-protection only where the compiler has it.
-CF_PROTECTION := $(shell $(CC) -fcf-protection -E -x c /dev/null >/dev/null 2>&1 && echo -fcf-protection)
-CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE $(CF_PROTECTION)
+# LDFLAGS (tests/hardening.bats checks the result).  -fcf-protection and
+# -fstack-clash-protection only where the compiler has them for the target;
+# -U first, for toolchains that predefine another _FORTIFY_SOURCE level.
+compiler_has = $(shell $(CC) $(1) -Werror -c -x c /dev/null -o /dev/null 2>/dev/null && echo $(1))
+CF_PROTECTION := $(call compiler_has,-fcf-protection)
+STACK_CLASH := $(call compiler_has,-fstack-clash-protection)
+CFLAGS ?= -O2 -g -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
+	-fPIE $(CF_PROTECTION) $(STACK_CLASH)
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now
 # Always applied: the language, the warnings, the feature macros.
 REQUIRED_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
