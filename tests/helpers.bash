@@ -125,3 +125,46 @@ payload() {
 		print;
 		END { $? = $found ? 0 : 1 }' -- "$1"
 }
+
+# ---- a live session (added for the privsep and hostile suites) ----
+
+# live_session [OPTION...]: a session in the background, reading a FIFO
+# this shell holds open, so a test can talk, look at the processes, and
+# talk again.  Sets LIVE_PID, LIVE_IN (the fd to write client bytes to)
+# and LIVE_OUT (the file the server's bytes go to; stderr beside it).
+live_session() {
+	local args
+	mapfile -t args < <(pop3_args)
+	mkfifo "$WORLD/live.in"
+	exec {LIVE_IN}<>"$WORLD/live.in"
+	LIVE_OUT="$WORLD/live.out"
+	# The server must not hold the FIFO's write end (it would never see
+	# end of input) nor bats's fd 3 (bats would wait for it).
+	"$POP3" "${args[@]}" "$@" <"$WORLD/live.in" >"$LIVE_OUT" \
+		2>"$WORLD/live.err" {LIVE_IN}>&- 3>&- &
+	LIVE_PID=$!
+}
+
+# live_send LINE...: each LINE with CRLF to the live session.
+live_send() { printf '%s\r\n' "$@" >&"$LIVE_IN"; }
+
+# live_wait EXTENDED-REGEX [SECONDS]: until the server's output has a
+# line matching it (default 10 s); fails on timeout.
+live_wait() {
+	local tries=$((${2:-10} * 20))
+	while ! grep -Eq -- "$1" "$LIVE_OUT" 2>/dev/null; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+
+# live_end: end of input; waits for the server, LIVE_STATUS its status.
+live_end() {
+	exec {LIVE_IN}>&-
+	LIVE_STATUS=0
+	wait "$LIVE_PID" || LIVE_STATUS=$?
+}
+
+# proc_line PID NAME: the values of a /proc/PID/status line ("Uid", ...).
+proc_line() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
