@@ -157,12 +157,14 @@ expunged_during_session() {
 	session_login one
 	session_send one "DELE 1"
 	session_expect one '^\+OK'
-	# The client stops reading: every write of the server now fails.
+	# The client stops reading: the answer to RETR cannot be written, and
+	# the session must end on its own, without UPDATE.
 	local fd=${SESSION_OUT[one]}
 	exec {fd}<&-
-	session_send one "RETR 10" "DELE 2" "QUIT" || true
+	session_send one "RETR 10"
 	session_wait one
-	[ "$SESSION_STATUS" -ne 0 ]
+	echo "exit status $SESSION_STATUS" >&2
+	[ "$SESSION_STATUS" -ne 0 ] && [ "$SESSION_STATUS" -ne 137 ]
 	cmp "$WORLD/orig" "$SPOOL/alice"
 	[ -z "$(state_files)" ]
 	run pop3 -- "USER alice" "PASS secret" "STAT" "QUIT"
