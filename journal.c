@@ -40,6 +40,8 @@
 #define JOURNAL_TEMP "journal.tmp" /* only while recovery extends a journal */
 #define JOURNAL_ASIDE "journal.unusable"
 #define FINGERPRINT_SPAN 4096
+/* Text moves through a buffer this big: few writes, bounded memory. */
+#define COPY_BUFFER (256 * 1024)
 
 static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '1' };
 static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '1' };
@@ -114,26 +116,58 @@ static bool decode_header(const unsigned char *in, struct journal_header *h)
 	       h->fingerprint_len <= FINGERPRINT_SPAN;
 }
 
-/* Copies len bytes between files in blocks, feeding them to hash if set. */
-static bool copy_bytes(int from, uint64_t from_off, int to, uint64_t to_off,
-		       uint64_t len, struct uidl_hash *hash)
-{
-	char *buf = malloc(IO_BLOCK);
-	bool ok = buf != NULL;
+/* Collects text from its sources in one buffer and writes it out a full
+ * buffer at a time: an update with thousands of kept messages costs one
+ * read each but few writes. */
+struct copier {
+	int to;
+	uint64_t at; /* where the buffer goes in `to` */
+	size_t len;
+	struct uidl_hash *hash; /* fed everything written, if set */
+	char *buf;
+};
 
-	while (ok && len > 0) {
-		size_t n = len < IO_BLOCK ? (size_t)len : IO_BLOCK;
-		ok = pread_full(from, buf, n, from_off);
-		if (ok && hash)
-			uidl_hash_update(hash, buf, n);
-		FAULT_POINT("copy block");
-		if (ok)
-			ok = pwrite_full(to, buf, n, to_off);
-		from_off += n;
-		to_off += n;
+static bool copier_start(struct copier *c, int to, uint64_t at,
+			 struct uidl_hash *hash)
+{
+	*c = (struct copier){ .to = to, .at = at, .hash = hash };
+	c->buf = malloc(COPY_BUFFER);
+	return c->buf != NULL;
+}
+
+static bool copier_flush(struct copier *c)
+{
+	if (c->hash)
+		uidl_hash_update(c->hash, c->buf, c->len);
+	FAULT_POINT("copy block");
+	bool ok = pwrite_full(c->to, c->buf, c->len, c->at);
+	c->at += c->len;
+	c->len = 0;
+	return ok;
+}
+
+static bool copier_add(struct copier *c, int from, uint64_t offset,
+		       uint64_t len)
+{
+	while (len > 0) {
+		if (c->len == COPY_BUFFER && !copier_flush(c))
+			return false;
+		size_t n = COPY_BUFFER - c->len < len ? COPY_BUFFER - c->len
+						       : (size_t)len;
+		if (!pread_full(from, c->buf + c->len, n, offset))
+			return false;
+		c->len += n;
+		offset += n;
 		len -= n;
 	}
-	free(buf);
+	return true;
+}
+
+/* Flushes what is left and frees the buffer; false if any step failed. */
+static bool copier_finish(struct copier *c, bool ok)
+{
+	ok = ok && (c->len == 0 || copier_flush(c));
+	free(c->buf);
 	return ok;
 }
 
@@ -173,9 +207,11 @@ static bool fingerprint(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
 /* The new text to the mbox, durably, then the mbox cut to its new end. */
 static bool apply(int mbox_fd, int journal_fd, const struct journal_header *h)
 {
+	struct copier c;
+
 	FAULT_POINT("apply start");
-	if (!copy_bytes(journal_fd, HEADER_SIZE, mbox_fd, h->start, h->text_len,
-			NULL))
+	if (!copier_start(&c, mbox_fd, h->start, NULL) ||
+	    !copier_finish(&c, copier_add(&c, journal_fd, HEADER_SIZE, h->text_len)))
 		return false;
 	FAULT_POINT("apply before fsync");
 	if (fsync(mbox_fd) != 0)
@@ -192,20 +228,21 @@ static bool write_journal(int fd, struct journal_header *h,
 {
 	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE];
 	struct uidl_hash hash;
-	uint64_t at = HEADER_SIZE;
+	struct copier c;
+	bool ok = true;
 
 	encode_header(h, header);
 	uidl_hash_init(&hash);
 	uidl_hash_update(&hash, header, sizeof(header));
 	FAULT_POINT("journal header");
-	if (ftruncate(fd, 0) != 0 || !pwrite_full(fd, header, sizeof(header), 0))
+	if (ftruncate(fd, 0) != 0 || !pwrite_full(fd, header, sizeof(header), 0) ||
+	    !copier_start(&c, fd, HEADER_SIZE, &hash))
 		return false;
-	for (size_t i = 0; i < count; i++) {
-		if (!copy_bytes(src[i].fd, src[i].offset, fd, at, src[i].length,
-				&hash))
-			return false;
-		at += src[i].length;
-	}
+	for (size_t i = 0; ok && i < count; i++)
+		ok = copier_add(&c, src[i].fd, src[i].offset, src[i].length);
+	uint64_t at = HEADER_SIZE + h->text_len;
+	if (!copier_finish(&c, ok))
+		return false;
 	uidl_hash_final(&hash, trailer);
 	memcpy(trailer + 16, trailer_magic, 8);
 	FAULT_POINT("journal trailer");

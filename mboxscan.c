@@ -28,12 +28,30 @@
 /* Headers that local mail readers and POP servers add or rewrite (mutt,
  * pine, UW-IMAP, Thunderbird, qpopper): a message's id must not change
  * when they do. */
-static const char *const skipped_headers[] = {
-	"Status",	 "X-Status",	     "X-Keywords",    "X-UID",
-	"X-IMAP",	 "X-IMAPbase",	     "Content-Length", "Lines",
-	"X-UIDL",	 "X-Mozilla-Status", "X-Mozilla-Status2",
-	"X-Mozilla-Keys",
+/* What a skipped field also tells the scanner. */
+enum field_role { FIELD_PLAIN, FIELD_XUIDL, FIELD_UW_IMAP };
+
+struct field_name {
+	const char *name;
+	size_t len;
+	enum field_role role;
 };
+#define FIELD(n, role) { n, sizeof(n) - 1, role }
+static const struct field_name skipped_headers[] = {
+	FIELD("Status", FIELD_PLAIN),
+	FIELD("X-Status", FIELD_PLAIN),
+	FIELD("X-Keywords", FIELD_PLAIN),
+	FIELD("X-UID", FIELD_PLAIN),
+	FIELD("X-IMAP", FIELD_UW_IMAP),
+	FIELD("X-IMAPbase", FIELD_UW_IMAP),
+	FIELD("Content-Length", FIELD_PLAIN),
+	FIELD("Lines", FIELD_PLAIN),
+	FIELD("X-UIDL", FIELD_XUIDL),
+	FIELD("X-Mozilla-Status", FIELD_PLAIN),
+	FIELD("X-Mozilla-Status2", FIELD_PLAIN),
+	FIELD("X-Mozilla-Keys", FIELD_PLAIN),
+};
+static const struct field_name subject_field = FIELD("Subject", FIELD_PLAIN);
 
 static const char uw_internal_subject[] =
     "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
@@ -53,11 +71,14 @@ struct scanner {
 	size_t counted;     /* line ends are counted up to here */
 	uint64_t next_read; /* file offset of buf[len] */
 	bool eof;
+	bool buffer_has_cr; /* else CR LF pairs need no counting */
 	uint64_t lf_total;
 	uint64_t crlf_total;
 
 	enum part part;
 	enum line_mode line;
+	bool in_run;      /* header bytes from run_start on are to be hashed */
+	size_t run_start; /* hashed a run of lines at a time, not line by line */
 	bool field_skipped; /* for continuation lines of a skipped field */
 	bool saw_imap_header;
 	enum capture capture;
@@ -97,29 +118,50 @@ uint64_t count_newlines(const unsigned char *p, uint64_t n)
 }
 
 #ifdef BYTEVEC
-static bytes16 line_starts_with_f(const unsigned char *p)
+static bytes16 line_starts_with_f(const unsigned char *p, bytes16 v)
 {
-	return equal16(load16(p - 1), splat16('\n')) &
-	       equal16(load16(p), splat16('F'));
+	return equal16(load16(p - 1), splat16('\n')) & equal16(v, splat16('F'));
+}
+
+static bytes16 newlines16(bytes16 v)
+{
+	return equal16(v, splat16('\n'));
 }
 #endif
 
-/* The first i in [0, n) where a line starts with 'F' (p[-1] readable).
- * Vectors test 64 bytes a round: one branch per cache line. */
-static size_t find_line_starting_f(const unsigned char *p, size_t n)
+/* The first i in [0, n) where a line starts with 'F' (p[-1] readable),
+ * adding the LFs in p[0..i) to *lf: in the body the two jobs share one
+ * pass over the bytes, 64 of them a round. */
+static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf)
 {
 	size_t i = 0;
 
 #ifdef BYTEVEC
-	for (; i + 64 <= n; i += 64)
-		if (any16(line_starts_with_f(p + i) | line_starts_with_f(p + i + 16) |
-			  line_starts_with_f(p + i + 32) |
-			  line_starts_with_f(p + i + 48)))
+	while (n - i >= 64) {
+		/* Four LFs a round at most: 63 rounds fit a byte lane. */
+		size_t rounds = (n - i) / 64 < 63 ? (n - i) / 64 : 63, r;
+		bytes16 lanes = splat16(0);
+		for (r = 0; r < rounds; r++, i += 64) {
+			bytes16 a = load16(p + i), b = load16(p + i + 16),
+				c = load16(p + i + 32), d = load16(p + i + 48);
+			if (any16(line_starts_with_f(p + i, a) |
+				  line_starts_with_f(p + i + 16, b) |
+				  line_starts_with_f(p + i + 32, c) |
+				  line_starts_with_f(p + i + 48, d)))
+				break;
+			lanes -= newlines16(a) + newlines16(b) + newlines16(c) +
+				 newlines16(d);
+		}
+		*lf += sum16(lanes);
+		if (r < rounds)
 			break;
+	}
 #endif
-	for (; i < n; i++)
+	for (; i < n; i++) {
 		if (p[i] == 'F' && p[(ptrdiff_t)i - 1] == '\n')
 			return i;
+		*lf += p[i] == '\n';
+	}
 	return n;
 }
 
@@ -144,18 +186,32 @@ static void count_to(struct scanner *s, size_t index)
 	const unsigned char *p = s->buf + s->counted;
 	size_t n = index - s->counted;
 	s->lf_total += count_newlines(p, n);
-	if (memchr(p - 1, '\r', n))
+	if (s->buffer_has_cr)
 		s->crlf_total += count_crlf(p, n);
 	s->counted = index;
 }
 
+static void flush_run(struct scanner *s, size_t upto)
+{
+	if (!s->in_run)
+		return;
+	uidl_hash_update(&s->hash, s->buf + s->run_start, upto - s->run_start);
+	s->in_run = false;
+}
+
 static enum scan_result refill(struct scanner *s)
 {
+	/* A run of header lines may go on in the next block. */
+	bool run = s->in_run;
+	flush_run(s, s->pos);
+	s->in_run = run;
+	s->run_start = s->pos;
 	count_to(s, s->pos);
 	size_t drop = s->pos - HISTORY;
 	memmove(s->buf, s->buf + drop, s->len - drop);
 	s->len -= drop;
 	s->pos -= drop;
+	s->run_start -= drop;
 	s->counted -= drop;
 	for (;;) {
 		ssize_t n = pread(s->fd, s->buf + s->len, SCAN_BUFFER - s->len,
@@ -163,6 +219,8 @@ static enum scan_result refill(struct scanner *s)
 		if (n > 0) {
 			s->len += (size_t)n;
 			s->next_read += (uint64_t)n;
+			/* One pass per block, instead of one per message. */
+			s->buffer_has_cr = memchr(s->buf, '\r', s->len) != NULL;
 			return SCAN_OK;
 		}
 		if (n == 0) {
@@ -180,6 +238,7 @@ static void begin_message(struct scanner *s, size_t index)
 	s->msg.start = offset_of(s, index);
 	s->part = PART_FROM_LINE;
 	s->line = LINE_START;
+	s->in_run = false;
 	s->field_skipped = false;
 	s->saw_imap_header = false;
 	s->capture = CAPTURE_NONE;
@@ -247,10 +306,31 @@ static enum step step_from_line(struct scanner *s)
 	return STEP_PROGRESS;
 }
 
-static bool name_is(const unsigned char *p, size_t len, const char *name)
+static bool name_is(const unsigned char *p, size_t len,
+		    const struct field_name *f)
 {
-	size_t n = strlen(name);
-	return len > n && p[n] == ':' && strncasecmp((const char *)p, name, n) == 0;
+	return len > f->len && p[f->len] == ':' &&
+	       strncasecmp((const char *)p, f->name, f->len) == 0;
+}
+
+/* Every skipped field starts with one of these letters: most lines are
+ * decided by their first byte. */
+static bool may_be_skipped(unsigned char c)
+{
+	c |= 0x20;
+	return c == 's' || c == 'x' || c == 'c' || c == 'l';
+}
+
+static const struct field_name *skipped_field(const unsigned char *p,
+					      size_t avail)
+{
+	if (!may_be_skipped(p[0]))
+		return NULL;
+	for (size_t i = 0; i < sizeof(skipped_headers) / sizeof(*skipped_headers);
+	     i++)
+		if (name_is(p, avail, &skipped_headers[i]))
+			return &skipped_headers[i];
+	return NULL;
 }
 
 /* Decides what to do with a header line, given its first bytes. */
@@ -261,23 +341,20 @@ static enum line_mode classify_field(struct scanner *s, const unsigned char *p,
 	s->capture = CAPTURE_NONE;
 	if (p[0] == ' ' || p[0] == '\t')
 		return s->field_skipped ? LINE_SKIPPED : LINE_HASHED;
-	if (name_is(p, avail, "Subject") && s->msg.start == 0) {
+	if (s->msg.start == 0 && name_is(p, avail, &subject_field)) {
 		s->capture = CAPTURE_SUBJECT;
-		*value_at = sizeof("Subject");
+		*value_at = subject_field.len + 1;
 	}
-	for (size_t i = 0; i < sizeof(skipped_headers) / sizeof(*skipped_headers);
-	     i++) {
-		if (!name_is(p, avail, skipped_headers[i]))
-			continue;
-		if (name_is(p, avail, "X-UIDL")) {
-			s->capture = CAPTURE_XUIDL;
-			*value_at = sizeof("X-UIDL");
-		}
-		if (name_is(p, avail, "X-IMAP") || name_is(p, avail, "X-IMAPbase"))
-			s->saw_imap_header = true;
-		return LINE_SKIPPED;
+	const struct field_name *f = skipped_field(p, avail);
+	if (!f)
+		return LINE_HASHED;
+	if (f->role == FIELD_XUIDL) {
+		s->capture = CAPTURE_XUIDL;
+		*value_at = f->len + 1;
 	}
-	return LINE_HASHED;
+	if (f->role == FIELD_UW_IMAP)
+		s->saw_imap_header = true;
+	return LINE_SKIPPED;
 }
 
 static void capture_bytes(struct scanner *s, const unsigned char *p, size_t n)
@@ -328,6 +405,7 @@ static enum step start_header_line(struct scanner *s)
 	if (avail == 0 || (!s->eof && p[0] == '\r' && avail < 2))
 		return STEP_NEED_DATA;
 	if (p[0] == '\n' || (p[0] == '\r' && avail >= 2 && p[1] == '\n')) {
+		flush_run(s, s->pos);
 		s->pos += p[0] == '\n' ? 1 : 2;
 		s->body_start = offset_of(s, s->pos);
 		s->have_body = true;
@@ -339,6 +417,12 @@ static enum step start_header_line(struct scanner *s)
 	size_t value_at;
 	s->line = classify_field(s, p, look, &value_at);
 	s->field_skipped = s->line == LINE_SKIPPED;
+	if (s->line == LINE_SKIPPED)
+		flush_run(s, s->pos);
+	else if (!s->in_run) {
+		s->in_run = true;
+		s->run_start = s->pos;
+	}
 	s->capture_len = 0;
 	s->capture_overflow = false;
 	s->capture_skip = value_at;
@@ -354,8 +438,6 @@ static enum step step_header(struct scanner *s)
 	unsigned char *lf = memchr(start, '\n', s->len - s->pos);
 	size_t end = lf ? (size_t)(lf - s->buf) + 1 : s->len;
 
-	if (s->line == LINE_HASHED)
-		uidl_hash_update(&s->hash, start, end - s->pos);
 	if (s->capture != CAPTURE_NONE)
 		capture_bytes(s, start, end - s->pos);
 	s->pos = end;
@@ -379,7 +461,12 @@ static enum step step_body(struct scanner *s)
 	size_t from = s->pos;
 
 	for (;;) {
-		size_t f = from + find_line_starting_f(s->buf + from, s->len - from);
+		count_to(s, from);
+		size_t f = from + find_from_counting(s->buf + from, s->len - from,
+						     &s->lf_total);
+		if (s->buffer_has_cr)
+			s->crlf_total += count_crlf(s->buf + from, f - from);
+		s->counted = f;
 		if (f == s->len || (f + 5 > s->len && !s->eof)) {
 			/* Nothing, or a "From " cut by the end of the buffer:
 			 * look again from there when more has been read. */
@@ -393,7 +480,6 @@ static enum step step_body(struct scanner *s)
 		}
 		size_t lf = f - 1;
 		bool crlf = s->buf[lf - 1] == '\r';
-		count_to(s, f);
 		if (!end_message(s, crlf ? lf - 1 : lf, 1, crlf ? 1 : 0))
 			return STEP_FAILED;
 		s->pos = f;
@@ -424,6 +510,7 @@ static bool end_last_message(struct scanner *s)
 	uint64_t data = s->part == PART_FROM_LINE ? file_end : s->msg.data;
 	unsigned sep = 0;
 
+	flush_run(s, len);
 	count_to(s, len);
 	if (b[len - 1] == '\n' && b[len - 2] == '\n' && file_end - 1 >= data)
 		sep = 1;

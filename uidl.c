@@ -44,13 +44,16 @@ void uidl_hash_init(struct uidl_hash *h)
 	h->length = 0;
 }
 
-/* Words are read little-endian byte by byte so that ids do not depend on
- * the machine that computed them (a spool can move between hosts). */
+/* Words are read little-endian so that ids do not depend on the machine
+ * that computed them (a spool can move between hosts).  memcpy compiles to
+ * one load; the byte swap only exists on big-endian machines. */
 static uint64_t load_le64(const unsigned char *p)
 {
-	uint64_t w = 0;
-	for (int i = 7; i >= 0; i--)
-		w = (w << 8) | p[i];
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
 	return w;
 }
 
