@@ -35,12 +35,13 @@
  * update: a rewrite by someone else almost surely changes it. */
 #define TAIL_CHECK 4096
 
+/* 32 bytes a message (with the 24 of its id, the memory a message costs):
+ * the text ends where the next message starts, less its separator. */
 struct message {
-	uint64_t start;  /* the "From " line */
-	uint64_t data;   /* first header byte */
-	uint64_t length; /* octets of text in the file */
-	uint64_t size;   /* octets as sent */
-	uint32_t xuidl_at; /* 1 + offset in the X-UIDL pool, or 0 */
+	uint64_t start; /* the "From " line */
+	uint64_t data;  /* first header byte */
+	uint64_t size;  /* octets as sent */
+	uint8_t separator; /* octets of the empty line after the text: 0-2 */
 	bool deleted;
 };
 
@@ -104,7 +105,7 @@ static void fcntl_unlock(int fd)
 
 /* ---- the message index ---- */
 
-static bool add_xuidl(struct mailbox *mb, struct message *m, const char *xuidl)
+static bool add_xuidl(struct mailbox *mb, struct uidl_entry *id, const char *xuidl)
 {
 	size_t n = strlen(xuidl) + 1;
 
@@ -119,7 +120,7 @@ static bool add_xuidl(struct mailbox *mb, struct message *m, const char *xuidl)
 		mb->pool_cap = cap;
 	}
 	memcpy(mb->xuidl_pool + mb->pool_len, xuidl, n);
-	m->xuidl_at = (uint32_t)mb->pool_len + 1;
+	id->xuidl_at = (uint32_t)mb->pool_len + 1;
 	mb->pool_len += n;
 	return true;
 }
@@ -141,21 +142,50 @@ static bool grow_index(struct mailbox *mb)
 	return true;
 }
 
+/* Where message msg's text is followed by the next message, or by the
+ * end of what was indexed. */
+static uint64_t message_end(const struct mailbox *mb, size_t msg)
+{
+	return msg + 1 < mb->count ? mb->msgs[msg + 1].start : mb->indexed_end;
+}
+
+static uint64_t text_end(const struct mailbox *mb, size_t msg)
+{
+	return message_end(mb, msg) - mb->msgs[msg].separator;
+}
+
+/* The previous message's text ended at last_text_end; now that we know
+ * where the next one starts, what lies between is its separator. */
+static bool close_previous(struct mailbox *mb, uint64_t next_start)
+{
+	if (mb->count == 0)
+		return true;
+	uint64_t gap = next_start - mb->last_text_end;
+	if (next_start < mb->last_text_end || gap > 2)
+		return false;
+	mb->msgs[mb->count - 1].separator = (uint8_t)gap;
+	return true;
+}
+
 static bool add_message(void *context, const struct scanned_message *sm)
 {
 	struct mailbox *mb = context;
 
-	mb->last_text_end = sm->data + sm->length;
-	if (sm->uw_internal)
-		return true; /* pine/UW-IMAP bookkeeping, not mail */
-	if (mb->count == mb->capacity && !grow_index(mb))
+	if (sm->uw_internal) {
+		/* pine/UW-IMAP bookkeeping, not mail; always the first */
+		mb->last_text_end = sm->data + sm->length;
+		return true;
+	}
+	if (!close_previous(mb, sm->start) ||
+	    (mb->count == mb->capacity && !grow_index(mb)))
 		return false;
-	struct message *m = &mb->msgs[mb->count];
-	*m = (struct message){ .start = sm->start, .data = sm->data,
-			       .length = sm->length, .size = sm->size };
-	memset(&mb->ids[mb->count], 0, sizeof(mb->ids[0]));
-	memcpy(mb->ids[mb->count].digest, sm->digest, 16);
-	if (sm->has_xuidl && !add_xuidl(mb, m, sm->xuidl))
+	mb->last_text_end = sm->data + sm->length;
+	mb->msgs[mb->count] = (struct message){ .start = sm->start,
+						.data = sm->data, .size = sm->size };
+	struct uidl_entry *id = &mb->ids[mb->count];
+	memset(id, 0, sizeof(*id));
+	memcpy(id->digest, sm->digest, 16);
+	if (sm->has_xuidl && !add_xuidl(mb, id, sm->xuidl))
 		return false;
 	mb->count++;
 	return true;
@@ -184,10 +214,6 @@ static int compare_keys(const void *a, const void *b)
 /* Ids for messages [fixed, count); those before come from the index. */
 static bool assign_ids(struct mailbox *mb, size_t fixed)
 {
-	for (size_t i = 0; i < mb->count; i++)
-		mb->ids[i].xuidl = mb->msgs[i].xuidl_at
-				       ? mb->xuidl_pool + mb->msgs[i].xuidl_at - 1
-				       : NULL;
 	if (fixed == mb->count)
 		return true; /* all from the index: nothing to choose */
 	uint64_t *sorted = malloc((mb->retired_count + 1) * sizeof(*sorted));
@@ -196,7 +222,8 @@ static bool assign_ids(struct mailbox *mb, size_t fixed)
 	if (mb->retired_count > 0) /* memcpy's pointers may not be NULL */
 		memcpy(sorted, mb->retired, mb->retired_count * sizeof(*sorted));
 	qsort(sorted, mb->retired_count, sizeof(*sorted), compare_keys);
-	bool ok = uidl_assign(mb->ids, mb->count, fixed, sorted, mb->retired_count);
+	bool ok = uidl_assign(mb->ids, mb->count, fixed, mb->xuidl_pool, sorted,
+			      mb->retired_count);
 	free(sorted);
 	return ok;
 }
@@ -207,13 +234,15 @@ static bool add_indexed(void *context, const struct index_record *r)
 {
 	struct mailbox *mb = context;
 
-	if (mb->count == mb->capacity && !grow_index(mb))
+	if (!close_previous(mb, r->start) ||
+	    (mb->count == mb->capacity && !grow_index(mb)))
 		return false;
+	mb->last_text_end = r->data + r->length;
 	mb->msgs[mb->count] = (struct message){ .start = r->start, .data = r->data,
-						.length = r->length, .size = r->size,
-						.xuidl_at = r->xuidl_at };
+						.size = r->size };
 	struct uidl_entry *id = &mb->ids[mb->count];
-	*id = (struct uidl_entry){ .suffix = r->suffix, .use_xuidl = r->use_xuidl };
+	*id = (struct uidl_entry){ .xuidl_at = r->xuidl_at, .suffix = r->suffix,
+				   .use_xuidl = r->use_xuidl };
 	memcpy(id->digest, r->digest, 16);
 	mb->count++;
 	return true;
@@ -265,7 +294,7 @@ static uint64_t use_index(struct mailbox *mb, const struct stat *st)
 		return 0;
 	enum index_status r =
 	    index_load(mb->state_dir, &h, add_indexed, mb, &pool, &retired);
-	if (r != INDEX_OK || !index_fits(mb, &h, st)) {
+	if (r != INDEX_OK || !close_previous(mb, h.size) || !index_fits(mb, &h, st)) {
 		if (r == INDEX_OK) {
 			free(pool);
 			free(retired);
@@ -281,9 +310,6 @@ static uint64_t use_index(struct mailbox *mb, const struct stat *st)
 	mb->retired_count = h.retired_count;
 	mb->appendable = h.appendable;
 	mb->indexed_end = h.size;
-	mb->last_text_end = mb->count ? mb->msgs[mb->count - 1].data +
-					     mb->msgs[mb->count - 1].length
-				      : 0;
 	return h.size;
 }
 
@@ -326,6 +352,8 @@ static enum scan_result scan_rest(struct mailbox *mb, uint64_t from,
 	}
 	if (from == 0)
 		r = scan_mbox(mb->fd, 0, &end, add_message, mb);
+	if (r == SCAN_OK && !close_previous(mb, end))
+		r = SCAN_IO_ERROR; /* the scanner broke its own rules */
 	if (r == SCAN_OK) {
 		mb->indexed_end = end;
 		mb->appendable = end == 0 || mb->last_text_end < end;
@@ -368,8 +396,9 @@ static void record_out(void *context, uint64_t i, struct index_record *r)
 	const struct uidl_entry *id = &mb->ids[i];
 
 	*r = (struct index_record){ .start = m->start, .data = m->data,
-				    .length = m->length, .size = m->size,
-				    .suffix = id->suffix, .xuidl_at = m->xuidl_at,
+				    .length = text_end(mb, i) - m->data,
+				    .size = m->size, .suffix = id->suffix,
+				    .xuidl_at = id->xuidl_at,
 				    .use_xuidl = id->use_xuidl };
 	memcpy(r->digest, id->digest, 16);
 }
@@ -524,7 +553,7 @@ uint64_t mailbox_size(const struct mailbox *mb, size_t msg)
 
 void mailbox_uidl(const struct mailbox *mb, size_t msg, char *buf)
 {
-	uidl_format(&mb->ids[msg], buf);
+	uidl_format(&mb->ids[msg], mb->xuidl_pool, buf);
 }
 
 bool mailbox_is_deleted(const struct mailbox *mb, size_t msg)
@@ -561,12 +590,6 @@ uint64_t mailbox_live_octets(const struct mailbox *mb)
 	return mb->live_octets;
 }
 
-/* Where message msg's text is followed by the next message, or by the
- * end of what was indexed. */
-static uint64_t message_end(const struct mailbox *mb, size_t msg)
-{
-	return msg + 1 < mb->count ? mb->msgs[msg + 1].start : mb->indexed_end;
-}
 
 /* A message starts at a "From " line with an empty line (or nothing)
  * before it.  p holds the bytes from offset - before. */
@@ -619,7 +642,7 @@ struct extent {
 static struct extent message_extent(const struct mailbox *mb, size_t msg)
 {
 	const struct message *m = &mb->msgs[msg];
-	struct extent e = { .text = m->data, .text_end = m->data + m->length };
+	struct extent e = { .text = m->data, .text_end = text_end(mb, msg) };
 
 	e.before = m->start < 3 ? (size_t)m->start : 3;
 	e.begin = m->start - e.before;
@@ -759,7 +782,7 @@ static void retire(struct mailbox *mb, const struct uidl_entry *id)
 			(mb->retired_count - 1) * sizeof(*mb->retired));
 		mb->retired_count--;
 	}
-	mb->retired[mb->retired_count++] = uidl_key(id);
+	mb->retired[mb->retired_count++] = uidl_key(id, mb->xuidl_pool);
 }
 
 /* The index of the file as the update left it: kept messages moved up

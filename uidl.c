@@ -109,10 +109,15 @@ static void format_hex(const uint8_t digest[16], char *buf)
 	buf[32] = '\0';
 }
 
-void uidl_format(const struct uidl_entry *entry, char *buf)
+static const char *xuidl_of(const struct uidl_entry *entry, const char *pool)
+{
+	return pool + entry->xuidl_at - 1;
+}
+
+void uidl_format(const struct uidl_entry *entry, const char *pool, char *buf)
 {
 	if (entry->use_xuidl) {
-		snprintf(buf, MAX_UIDL_LENGTH + 1, "%s", entry->xuidl);
+		snprintf(buf, MAX_UIDL_LENGTH + 1, "%s", xuidl_of(entry, pool));
 		return;
 	}
 	format_hex(entry->digest, buf);
@@ -122,36 +127,11 @@ void uidl_format(const struct uidl_entry *entry, char *buf)
 }
 
 /*
- * A set of id texts, each named by the entry that produced it; texts are
- * compared by formatting them again, so the set costs 8 bytes a slot.
+ * Uniqueness works on 64-bit keys of the id texts, never on the texts: a
+ * set costs 8 bytes a slot and a probe no formatting.  Two different texts
+ * with one key (never seen, but possible) are taken for equal, which can
+ * only cost an unneeded suffix: ids stay unique whatever the keys do.
  */
-enum text_kind { TEXT_HEX, TEXT_XUIDL, TEXT_FINAL };
-
-struct text_set {
-	uint32_t *slots; /* (entry index << 2 | kind) + 1; 0 = empty */
-	uint32_t *counts;
-	size_t mask;
-	const struct uidl_entry *entries;
-};
-
-static void text_of(const struct text_set *set, uint32_t slot, char *buf)
-{
-	uint32_t v = slot - 1;
-	const struct uidl_entry *e = &set->entries[v >> 2];
-
-	switch ((enum text_kind)(v & 3)) {
-	case TEXT_HEX:
-		format_hex(e->digest, buf);
-		break;
-	case TEXT_XUIDL:
-		snprintf(buf, MAX_UIDL_LENGTH + 1, "%s", e->xuidl);
-		break;
-	case TEXT_FINAL:
-		uidl_format(e, buf);
-		break;
-	}
-}
-
 static uint64_t text_key(const char *text)
 {
 	struct uidl_hash h;
@@ -160,75 +140,81 @@ static uint64_t text_key(const char *text)
 	uidl_hash_init(&h);
 	uidl_hash_update(&h, text, strlen(text));
 	uidl_hash_final(&h, d);
-	return load_le64(d);
+	uint64_t key = load_le64(d);
+	return key ? key : 1; /* 0 marks an empty slot */
 }
 
-static bool text_set_init(struct text_set *set, size_t count,
-			  const struct uidl_entry *entries)
+uint64_t uidl_key(const struct uidl_entry *entry, const char *pool)
+{
+	char text[MAX_UIDL_LENGTH + 1];
+	uidl_format(entry, pool, text);
+	return text_key(text);
+}
+
+static uint64_t hex_key(const struct uidl_entry *entry)
+{
+	char text[33];
+	format_hex(entry->digest, text);
+	return text_key(text);
+}
+
+struct key_set {
+	uint64_t *keys;
+	uint32_t *counts; /* NULL when the set does not count */
+	size_t mask;
+};
+
+/* Room for n keys at a load of at most two thirds. */
+static bool key_set_init(struct key_set *set, size_t n, bool counting)
 {
 	size_t size = 16;
-	while (size < 4 * count) {
-		if (size > SIZE_MAX / 8)
+
+	while (size < n + n / 2) {
+		if (size > SIZE_MAX / 16)
 			return false;
 		size *= 2;
 	}
-	set->slots = calloc(size, sizeof(*set->slots));
-	set->counts = calloc(size, sizeof(*set->counts));
 	set->mask = size - 1;
-	set->entries = entries;
-	if (!set->slots || !set->counts) {
-		free(set->slots);
+	set->keys = calloc(size, sizeof(*set->keys));
+	set->counts = counting ? calloc(size, sizeof(*set->counts)) : NULL;
+	if (!set->keys || (counting && !set->counts)) {
+		free(set->keys);
 		free(set->counts);
 		return false;
 	}
 	return true;
 }
 
-static void text_set_free(struct text_set *set)
+static void key_set_free(struct key_set *set)
 {
-	free(set->slots);
+	free(set->keys);
 	free(set->counts);
 }
 
-/* Returns the slot position holding text, or the empty one it would take. */
-static size_t text_set_find(const struct text_set *set, const char *text)
+static size_t key_set_slot(const struct key_set *set, uint64_t key)
 {
-	char other[MAX_UIDL_LENGTH + 1];
-	size_t pos = (size_t)text_key(text) & set->mask;
-
-	while (set->slots[pos] != 0) {
-		text_of(set, set->slots[pos], other);
-		if (strcmp(other, text) == 0)
-			return pos;
+	size_t pos = (size_t)(key ^ (key >> 29)) & set->mask;
+	while (set->keys[pos] != 0 && set->keys[pos] != key)
 		pos = (pos + 1) & set->mask;
-	}
 	return pos;
 }
 
-static void text_set_add(struct text_set *set, size_t index,
-			 enum text_kind kind)
+/* Adds key; returns false when it was there already. */
+static bool key_set_add(struct key_set *set, uint64_t key)
 {
-	char text[MAX_UIDL_LENGTH + 1];
-	uint32_t slot = (uint32_t)((index << 2) | kind) + 1;
+	size_t pos = key_set_slot(set, key);
+	bool fresh = set->keys[pos] == 0;
 
-	text_of(set, slot, text);
-	size_t pos = text_set_find(set, text);
-	if (set->slots[pos] == 0)
-		set->slots[pos] = slot;
-	set->counts[pos]++;
+	set->keys[pos] = key;
+	if (set->counts)
+		set->counts[pos]++;
+	return fresh;
 }
 
-static uint32_t text_set_count(const struct text_set *set, const char *text)
+static uint32_t key_set_count(const struct key_set *set, uint64_t key)
 {
-	size_t pos = text_set_find(set, text);
-	return set->slots[pos] ? set->counts[pos] : 0;
-}
-
-uint64_t uidl_key(const struct uidl_entry *entry)
-{
-	char text[MAX_UIDL_LENGTH + 1];
-	uidl_format(entry, text);
-	return text_key(text);
+	size_t pos = key_set_slot(set, key);
+	return set->keys[pos] ? set->counts[pos] : 0;
 }
 
 static bool is_retired(uint64_t key, const uint64_t *retired, size_t count)
@@ -247,67 +233,62 @@ static bool is_retired(uint64_t key, const uint64_t *retired, size_t count)
 }
 
 /* An X-UIDL header is honoured only when no other message claims the same
- * text, as its X-UIDL or as its digest: a copied or forged header must not
- * make two messages share an id. */
-static void choose_xuidl(struct uidl_entry *entries, size_t count, size_t fixed,
-			 const struct text_set *all)
+ * text, as its X-UIDL, its digest or its id: a copied or forged header
+ * must not make two messages share an id. */
+static bool choose_xuidl(struct uidl_entry *e, size_t count, size_t fixed,
+			 const char *pool)
 {
+	struct key_set claims;
+	size_t xuidls = 0;
+
 	for (size_t i = fixed; i < count; i++)
-		entries[i].use_xuidl =
-		    entries[i].xuidl &&
-		    text_set_count(all, entries[i].xuidl) == 1;
-}
-
-static bool take(struct text_set *taken, size_t i)
-{
-	char text[MAX_UIDL_LENGTH + 1];
-
-	uidl_format(&taken->entries[i], text);
-	size_t pos = text_set_find(taken, text);
-	if (taken->slots[pos] != 0)
+		xuidls += e[i].xuidl_at != 0;
+	if (!key_set_init(&claims, count + xuidls, true))
 		return false;
-	taken->slots[pos] = (uint32_t)((i << 2) | TEXT_FINAL) + 1;
+	for (size_t i = 0; i < count; i++) {
+		key_set_add(&claims, i < fixed ? uidl_key(&e[i], pool) : hex_key(&e[i]));
+		if (i >= fixed && e[i].xuidl_at)
+			key_set_add(&claims, text_key(xuidl_of(&e[i], pool)));
+	}
+	for (size_t i = fixed; i < count; i++)
+		e[i].use_xuidl = e[i].xuidl_at &&
+				 key_set_count(&claims, text_key(xuidl_of(&e[i], pool))) == 1;
+	key_set_free(&claims);
 	return true;
 }
 
-static void choose_suffixes(struct uidl_entry *entries, size_t count,
-			    size_t fixed, struct text_set *taken,
-			    const uint64_t *retired, size_t retired_count)
+static bool choose_suffixes(struct uidl_entry *e, size_t count, size_t fixed,
+			    const char *pool, const uint64_t *retired,
+			    size_t retired_count)
 {
+	struct key_set taken;
+
+	if (!key_set_init(&taken, count, false))
+		return false;
 	for (size_t i = 0; i < fixed; i++)
-		take(taken, i);
+		key_set_add(&taken, uidl_key(&e[i], pool));
 	for (size_t i = fixed; i < count; i++) {
-		entries[i].suffix = 0;
-		while (is_retired(uidl_key(&entries[i]), retired, retired_count) ||
-		       !take(taken, i)) {
-			if (entries[i].use_xuidl)
-				entries[i].use_xuidl = false;
+		e[i].suffix = 0;
+		for (;;) {
+			uint64_t key = uidl_key(&e[i], pool);
+			if (!is_retired(key, retired, retired_count) &&
+			    key_set_add(&taken, key))
+				break;
+			if (e[i].use_xuidl)
+				e[i].use_xuidl = false;
 			else
-				entries[i].suffix =
-				    entries[i].suffix ? entries[i].suffix + 1 : 2;
+				e[i].suffix = e[i].suffix ? e[i].suffix + 1 : 2;
 		}
 	}
+	key_set_free(&taken);
+	return true;
 }
 
 bool uidl_assign(struct uidl_entry *entries, size_t count, size_t fixed,
-		 const uint64_t *retired, size_t retired_count)
+		 const char *pool, const uint64_t *retired,
+		 size_t retired_count)
 {
-	struct text_set all, taken;
-
-	if (count > (UINT32_MAX >> 2) - 1)
-		return false;
-	if (!text_set_init(&all, 2 * count, entries))
-		return false;
-	for (size_t i = 0; i < count; i++) {
-		text_set_add(&all, i, i < fixed ? TEXT_FINAL : TEXT_HEX);
-		if (i >= fixed && entries[i].xuidl)
-			text_set_add(&all, i, TEXT_XUIDL);
-	}
-	choose_xuidl(entries, count, fixed, &all);
-	text_set_free(&all);
-	if (!text_set_init(&taken, count, entries))
-		return false;
-	choose_suffixes(entries, count, fixed, &taken, retired, retired_count);
-	text_set_free(&taken);
-	return true;
+	return choose_xuidl(entries, count, fixed, pool) &&
+	       choose_suffixes(entries, count, fixed, pool, retired,
+			       retired_count);
 }

@@ -32,9 +32,10 @@ bool uidl_is_valid(const char *text, size_t len);
 /* What the uniqueness pass needs to know of each message, and what it sets. */
 struct uidl_entry {
 	uint8_t digest[16];
-	const char *xuidl; /* a valid X-UIDL header value, or NULL */
-	uint32_t suffix;   /* out: 0, or N for "<id>-N" */
-	bool use_xuidl;    /* out: the X-UIDL is unique and is the id */
+	uint32_t xuidl_at;      /* 1 + offset of a valid X-UIDL value in the
+				 * caller's pool of such texts, or 0 */
+	uint32_t suffix : 31;   /* out: 0, or N for "<id>-N" */
+	uint32_t use_xuidl : 1; /* out: the X-UIDL is unique and is the id */
 };
 
 /* Chooses the ids of entries[fixed..count): a message's X-UIDL when that
@@ -45,12 +46,13 @@ struct uidl_entry {
  * before `fixed` keep the ids they have (from the index).  Returns false
  * when out of memory. */
 bool uidl_assign(struct uidl_entry *entries, size_t count, size_t fixed,
-		 const uint64_t *retired, size_t retired_count);
+		 const char *pool, const uint64_t *retired,
+		 size_t retired_count);
 
 /* A 64-bit key of an entry's id text, for the retired list. */
-uint64_t uidl_key(const struct uidl_entry *entry);
+uint64_t uidl_key(const struct uidl_entry *entry, const char *pool);
 
 /* Writes the id of an entry as text; buf has MAX_UIDL_LENGTH + 1 bytes. */
-void uidl_format(const struct uidl_entry *entry, char *buf);
+void uidl_format(const struct uidl_entry *entry, const char *pool, char *buf);
 
 #endif
