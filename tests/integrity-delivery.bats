@@ -154,8 +154,10 @@ same_view() {
 	session_expect s '^\+OK'
 	session_expect s '^\+OK'
 	# The appender writes half of d1, holds its fcntl lock 2 s, writes the
-	# rest.  QUIT comes while the half is in the file.
-	fcntl_append --pause-mid 2 "$SPOOL/alice" "$WORLD/new/d1" 3>&- &
+	# rest where the first half ended (it keeps the offset, as an MDA that
+	# truncates back on failure does).  QUIT comes while the half is in the
+	# file: the update must wait for the lock.
+	fcntl_append --pause-mid 2 --at-locked-end "$SPOOL/alice" "$WORLD/new/d1" 3>&- &
 	local fa=$!
 	local i
 	for ((i = 0; i < 100; i++)); do

@@ -74,16 +74,20 @@ verify() {
 	[ -z "$(state_files)" ]
 }
 
-# expunged_during_session [--rename]: a session indexes the maildrop, a
-# local reader expunges m2 (in place, or with --rename through a new
-# file), an MDA delivers d1.  Then RETR 1 (where it was) must be m1's exact
-# bytes; RETR 2 and 3 (moved, or gone) -ERR or, from the old file, their
-# exact bytes, never another message's; QUIT with DELE 1 -ERR [SYS/TEMP].
-expunged_during_session() {
+# changed_during_session ACTION [--rename]: a session indexes the maildrop;
+# a local mail reader does ACTION (expunge m2, or mark-read m2: a Status
+# header added, so every later message moves) in place, or with --rename
+# through a new file; an MDA delivers d1.  Then RETR 1 (m1 did not move)
+# must send m1's exact bytes; RETR 2 and 3 (changed, gone or moved) must
+# answer -ERR or send, from the old file, their exact old bytes, never
+# anything else (which ones were sent is in $RETRIEVED).  QUIT after
+# DELE 3 must answer -ERR [SYS/TEMP] and leave the reader's file plus d1.
+changed_during_session() {
+	RETRIEVED=
 	session_start one
 	session_login one
-	"$PYTHON" "$TOOLS/expunge.py" "$@" "$SPOOL/alice" m2
-	cp "$SPOOL/alice" "$WORLD/expunged"
+	"$PYTHON" "$TOOLS/mailreader.py" "$@" "$SPOOL/alice" m2
+	cp "$SPOOL/alice" "$WORLD/changed"
 	fcntl_append "$SPOOL/alice" "$WORLD/new/d1"
 	local n
 	for n in 1 2 3; do
@@ -99,42 +103,57 @@ expunged_during_session() {
 				echo "RETR $n sent wrong bytes" >&2
 				return 1
 			}
-			echo "RETR $n: the original bytes" >&2
 			RETRIEVED+=" $n"
 		else
 			[[ "$LINE" =~ ^-ERR ]]
 		fi
 	done
-	session_send one "DELE 1" "QUIT"
+	session_send one "DELE 3" "QUIT"
 	session_expect one '^\+OK'
 	session_expect one '^-ERR \[SYS/TEMP\] '
 	session_finish one
 	# Nothing was applied: the file is the reader's result plus d1.
-	cat "$WORLD/expunged" "$WORLD/new/d1" | cmp - "$SPOOL/alice"
-	echo m2 >"$WORLD/deleted"
-	head -n 11 "$WORLD/manifest" >"$WORLD/manifest.d1"
-	verify applied "$WORLD/manifest.d1"
+	cat "$WORLD/changed" "$WORLD/new/d1" | cmp - "$SPOOL/alice"
 	[ -z "$(state_files)" ]
 	# The next session sees it all and can delete.
-	run pop3 -- "USER alice" "PASS secret" "DELE 1" "QUIT"
-	[[ "${lines[2]}" =~ ^\+OK\ maildrop\ has\ 10\ messages ]]
+	run pop3 -- "USER alice" "PASS secret" "DELE 3" "QUIT"
+	echo "$output" >&2
 	[[ "${lines[4]}" =~ ^\+OK\ bye,\ 1\ messages\ deleted ]]
-	printf '%s\n' m1 m2 >"$WORLD/deleted"
-	verify applied "$WORLD/manifest.d1"
 }
 
 @test "issue 3 sessions: mbox expunged in place during the session: RETR of a moved message -ERR, QUIT -ERR [SYS/TEMP], nothing lost" {
-	RETRIEVED=
-	expunged_during_session
+	changed_during_session expunge
 	# m1 did not move; m2 is gone and m3 moved: never served.
 	[ "$RETRIEVED" = " 1" ]
+	# m2 expunged by the reader, m4 (the third message now) by the session.
+	printf '%s\n' m2 m4 >"$WORLD/deleted"
+	head -n -1 "$WORLD/manifest" >"$WORLD/manifest.d1"
+	verify applied "$WORLD/manifest.d1"
+}
+
+@test "issue 3 sessions: a message marked read in place during the session (later ones move): RETR -ERR, QUIT -ERR [SYS/TEMP], nothing lost" {
+	changed_during_session mark-read
+	[ "$RETRIEVED" = " 1" ]
+	# m2 now has a Status header: the manifest of the reader's file.
+	mboxcheck manifest "$WORLD/changed" "$WORLD/new/d1" >"$WORLD/manifest.changed"
+	echo m3 >"$WORLD/deleted"
+	verify applied "$WORLD/manifest.changed"
 }
 
 @test "issue 3 sessions: mbox replaced by rename() during the session: QUIT -ERR [SYS/TEMP], the new file untouched, nothing lost" {
-	RETRIEVED=
-	expunged_during_session --rename
-	# The session still reads the file it opened: RETR may serve its own
-	# bytes (checked exact above) or refuse; the new inode was not touched.
+	changed_during_session expunge --rename
+	# The session still reads the file it opened: RETR may serve its old
+	# bytes (checked exact) or refuse; the new inode was not touched.
+	printf '%s\n' m2 m4 >"$WORLD/deleted"
+	head -n -1 "$WORLD/manifest" >"$WORLD/manifest.d1"
+	verify applied "$WORLD/manifest.d1"
+}
+
+@test "issue 3 sessions: mbox rewritten through rename() with a message marked read: QUIT -ERR [SYS/TEMP], nothing lost" {
+	changed_during_session mark-read --rename
+	mboxcheck manifest "$WORLD/changed" "$WORLD/new/d1" >"$WORLD/manifest.changed"
+	echo m3 >"$WORLD/deleted"
+	verify applied "$WORLD/manifest.changed"
 }
 
 @test "issue 3 sessions: a dropped connection after DELE deletes nothing" {

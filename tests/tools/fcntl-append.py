@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A Postfix-local-style mail delivery agent for the integrity tests.
 
-    fcntl-append.py [--pause-mid SECONDS] [--timeout SECONDS] MBOX FILE...
+    fcntl-append.py [--pause-mid SECONDS] [--at-locked-end] [--timeout SECONDS]
+                    MBOX FILE...
 
 Appends each FILE (one message, with the empty line that ends it) to MBOX,
 each under its own fcntl (POSIX) write lock over the whole file, as
@@ -9,8 +10,12 @@ Postfix local, procmail and Exim do on Debian: open with O_APPEND, lock
 (waiting), check that the path still names the file we locked (else
 reopen: someone renamed a new mbox into place), write, fsync, unlock.
 No dotlock.  --pause-mid writes half the message, sleeps with the lock
-held, then writes the rest: a delivery caught in the act.  Gives up with
-exit status 75 (EX_TEMPFAIL) when the lock is not had within --timeout.
+held, then writes the rest: a delivery caught in the act.
+--at-locked-end writes at the end offset seen once the lock was had
+(pwrite, no O_APPEND), as an MDA does that keeps that offset to truncate
+back to on failure (Postfix local): right only if nobody else writes the
+file while the lock is held.  Gives up with exit status 75 (EX_TEMPFAIL)
+when the lock is not had within --timeout.
 """
 import argparse
 import fcntl
@@ -20,9 +25,10 @@ import sys
 import time
 
 
-def open_locked(path, deadline):
+def open_locked(path, deadline, append):
     while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
+        fd = os.open(path, flags, 0o600)
         signal.alarm(max(1, int(deadline - time.monotonic())))
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)
@@ -37,14 +43,19 @@ def open_locked(path, deadline):
         os.close(fd)
 
 
-def write_all(fd, data):
+def write_all(fd, data, at):
+    """Appends data (O_APPEND), or writes it at offset at if not None."""
     while data:
-        data = data[os.write(fd, data):]
+        n = os.write(fd, data) if at is None else os.pwrite(fd, data, at)
+        data = data[n:]
+        at = None if at is None else at + n
+    return at
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pause-mid", type=float, default=0)
+    ap.add_argument("--at-locked-end", action="store_true")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("mbox")
     ap.add_argument("files", nargs="+")
@@ -60,13 +71,14 @@ def main():
     for name in a.files:
         with open(name, "rb") as f:
             text = f.read()
-        fd = open_locked(a.mbox, deadline)
+        fd = open_locked(a.mbox, deadline, not a.at_locked_end)
+        at = os.lseek(fd, 0, os.SEEK_END) if a.at_locked_end else None
         half = len(text) // 2 if a.pause_mid else len(text)
-        write_all(fd, text[:half])  # O_APPEND: at the end as it is now
+        at = write_all(fd, text[:half], at)
         if a.pause_mid:
             os.fsync(fd)
             time.sleep(a.pause_mid)
-            write_all(fd, text[half:])
+            write_all(fd, text[half:], at)
         os.fsync(fd)
         fcntl.lockf(fd, fcntl.LOCK_UN)
         os.close(fd)
