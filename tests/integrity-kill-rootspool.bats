@@ -140,6 +140,10 @@ teardown() { ks_teardown; }
 	ks_crash_then_delivery "$(point 'apply before final fsync')"
 }
 
+@test "issue 3 kill + delivery + kill: the replay is killed while it writes the journal that takes in the delivery (root-owned spool)" {
+	ks_crash_delivery_crash_journal
+}
+
 @test "issue 3 kill + delivery + kill: the replay that journals the delivery is killed mid-apply; the third session finishes (root-owned spool)" {
 	ks_crash_delivery_crash
 }

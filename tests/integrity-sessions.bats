@@ -156,6 +156,14 @@ changed_during_session() {
 	verify applied "$WORLD/manifest.changed"
 }
 
+@test "issue 3 sessions: mbox replaced by rename() with the very same bytes (only the inode differs): QUIT -ERR [SYS/TEMP]" {
+	changed_during_session rewrite --rename
+	cmp "$WORLD/changed" "$WORLD/orig"
+	echo m3 >"$WORLD/deleted"
+	head -n -1 "$WORLD/manifest" >"$WORLD/manifest.d1"
+	verify applied "$WORLD/manifest.d1"
+}
+
 @test "issue 3 sessions: a dropped connection after DELE deletes nothing" {
 	session_start one
 	session_login one

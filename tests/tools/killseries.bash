@@ -133,7 +133,10 @@ ks_kill_at() {
 		>"$WORLD/killed.out" 2>"$WORLD/killed.err" || status=$?
 	echo "killed at point $1 ($(sed -n "${1}s/^[0-9]* //p" "$KS/points")): status $status" >&2
 	[ "$status" = 137 ] || return 1
-	! grep -q '^+OK bye' "$WORLD/killed.out"
+	if grep -q '^+OK bye' "$WORLD/killed.out"; then
+		echo "QUIT was answered before the kill" >&2
+		return 1
+	fi
 }
 
 # ks_next_session EXPECTED_COUNT: the session after the crash opens the
@@ -284,6 +287,25 @@ ks_crash_then_delivery() {
 	ks_install
 	ks_kill_at "$1"
 	ks_deliver d
+	ks_next_session $((KS_COUNT - KS_DELETED + 2))
+	assert_no_leftovers
+	ks_verify applied "$WORLD/manifest"
+}
+
+# ks_crash_delivery_crash_journal: killed half-way through the apply, a
+# delivery, then the replay killed while it writes the new journal (old
+# text + delivery) beside the old one; the third session finishes.
+ks_crash_delivery_crash_journal() {
+	ks_install
+	ks_kill_at "$(ablock 0.5)"
+	ks_deliver d
+	# The replay's new journal: its header is point 1, its first block 2.
+	POP3=$POP3_FAULT POP3_FAULT_TRACE=1 POP3_FAULT_KILL_AT=2 \
+		ks_recovery_killed_at 2 "copy block"
+	if grep -q ': apply start$' "$WORLD/replay.err"; then
+		echo "the replay was killed after its apply started" >&2
+		return 1
+	fi
 	ks_next_session $((KS_COUNT - KS_DELETED + 2))
 	assert_no_leftovers
 	ks_verify applied "$WORLD/manifest"

@@ -2,11 +2,13 @@
 """A local mail reader changing an mbox behind a POP3 session's back.
 
     mailreader.py expunge [--rename] MBOX ID...
-    mailreader.py mark-read MBOX ID...
+    mailreader.py mark-read [--rename] MBOX ID...
+    mailreader.py rewrite [--rename] MBOX ID...
 
 "expunge" removes the messages whose X-Test-Id is one of IDs; "mark-read"
 adds a "Status: RO" header to each of them, as mutt and pine do when they
-sync a folder: the file grows and every later message moves.  Both work
+sync a folder: the file grows and every later message moves; "rewrite"
+writes them back unchanged (with --rename: the same bytes, a new inode).  Both work
 under an fcntl write lock over the whole file, as those readers take it.
 By default the file is rewritten in place from the first changed message
 on (and truncated), as mutt does; with --rename a new file is written
@@ -28,7 +30,7 @@ def mark_read(piece):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=("expunge", "mark-read"))
+    ap.add_argument("action", choices=("expunge", "mark-read", "rewrite"))
     ap.add_argument("--rename", action="store_true")
     ap.add_argument("mbox")
     ap.add_argument("ids", nargs="+")
@@ -45,6 +47,8 @@ def main():
                 first = s
             if a.action == "mark-read":
                 new.append((s, mark_read(data[s:e])))
+            elif a.action == "rewrite":
+                new.append((s, data[s:e]))
         else:
             new.append((s, data[s:e]))
     if first is None:
