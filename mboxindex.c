@@ -105,16 +105,12 @@ static bool get(struct stream *r, void *data, size_t n)
 	return !r->failed;
 }
 
+static uint64_t le64(const unsigned char *p);
+
 static uint64_t get_u64(struct stream *r)
 {
 	unsigned char b[8];
-	uint64_t v = 0;
-
-	if (!get(r, b, 8))
-		return 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | b[i];
-	return v;
+	return get(r, b, 8) ? le64(b) : 0;
 }
 
 /* ---- reading ---- */
@@ -139,27 +135,42 @@ static bool read_header(struct stream *r, struct index_header *h)
 	       h->pool_len < UINT32_MAX && h->retired_count < MAX_RECORDS;
 }
 
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* A record is read whole and decoded in place: a million of them are
+ * read at every login to a large maildrop. */
 static bool read_record(struct stream *r, struct index_record *rec,
 			uint64_t pool_len)
 {
-	unsigned char tail[16];
+	unsigned char b[RECORD_BYTES];
 
-	rec->start = get_u64(r);
-	rec->data = get_u64(r);
-	rec->length = get_u64(r);
-	rec->size = get_u64(r);
-	get(r, rec->digest, 16);
-	get(r, tail, 16);
-	rec->suffix = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 |
-		      (uint32_t)tail[2] << 16 | (uint32_t)tail[3] << 24;
-	rec->xuidl_at = (uint32_t)tail[4] | (uint32_t)tail[5] << 8 |
-			(uint32_t)tail[6] << 16 | (uint32_t)tail[7] << 24;
-	rec->use_xuidl = tail[8] != 0;
+	if (!get(r, b, sizeof(b)))
+		return false;
+	rec->start = le64(b);
+	rec->data = le64(b + 8);
+	rec->length = le64(b + 16);
+	rec->size = le64(b + 24);
+	memcpy(rec->digest, b + 32, 16);
+	rec->suffix = le32(b + 48);
+	rec->xuidl_at = le32(b + 52);
+	rec->use_xuidl = b[56] != 0;
 	/* Offsets must be in order and inside the indexed part; an id from
 	 * the pool must point into it. */
-	return !r->failed && rec->start < rec->data &&
-	       rec->data <= UINT64_MAX - rec->length &&
-	       rec->xuidl_at <= pool_len && (!rec->use_xuidl || rec->xuidl_at);
+	return rec->start < rec->data && rec->data <= UINT64_MAX - rec->length &&
+	       rec->suffix < (UINT32_C(1) << 31) && rec->xuidl_at <= pool_len &&
+	       (!rec->use_xuidl || rec->xuidl_at);
 }
 
 static bool read_rest(struct stream *r, const struct index_header *h,

@@ -154,6 +154,42 @@ __attribute__((format(printf, 2, 3))) static void data_line(struct session *s,
 	netio_write(&s->io, "\r\n", 2);
 }
 
+/* Decimal digits of v at out (room for 20); returns how many. */
+static size_t format_decimal(uint64_t v, char *out)
+{
+	char digits[20];
+	size_t d = 0, n = 0;
+
+	do
+		digits[d++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (d > 0)
+		out[n++] = digits[--d];
+	return n;
+}
+
+/* "<msg> <text>" as one listing line.  LIST and UIDL write one per message
+ * of a maildrop that may hold a million, so no printf here. */
+static void listing_line(struct session *s, size_t msg, const char *text,
+			 size_t len)
+{
+	char line[20 + 1 + MAX_UIDL_LENGTH + 2];
+	size_t n = format_decimal(msg, line);
+
+	line[n++] = ' ';
+	memcpy(line + n, text, len);
+	n += len;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	netio_write(&s->io, line, n);
+}
+
+static void listing_size(struct session *s, size_t msg, uint64_t size)
+{
+	char text[20];
+	listing_line(s, msg, text, format_decimal(size, text));
+}
+
 static void end_multiline(struct session *s)
 {
 	netio_write(&s->io, ".\r\n", 3);
@@ -351,7 +387,7 @@ static enum next cmd_list(struct session *s, const struct args *a)
 	   mailbox_live_octets(mb));
 	for (size_t i = 0; i < mailbox_count(mb); i++)
 		if (!mailbox_is_deleted(mb, i))
-			data_line(s, "%zu %" PRIu64, i + 1, mailbox_size(mb, i));
+			listing_size(s, i + 1, mailbox_size(mb, i));
 	end_multiline(s);
 	return NEXT_COMMAND;
 }
@@ -371,7 +407,7 @@ static enum next cmd_uidl(struct session *s, const struct args *a)
 		if (mailbox_is_deleted(mb, i))
 			continue;
 		mailbox_uidl(mb, i, id);
-		data_line(s, "%zu %s", i + 1, id);
+		listing_line(s, i + 1, id, strlen(id));
 	}
 	end_multiline(s);
 	return NEXT_COMMAND;
