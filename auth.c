@@ -326,8 +326,10 @@ bool auth_become_prelogin(const char *user, const char *chroot_dir)
 	}
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
-	if (chroot_dir && access(chroot_dir, F_OK) == 0 &&
-	    (chroot(chroot_dir) != 0 || chdir("/") != 0)) {
+	if (chroot_dir && access(chroot_dir, F_OK) != 0)
+		syslog(LOG_NOTICE, "%s missing: pre-login dialogue not chrooted "
+				   "(mkdir -m 755 %s to have it)", chroot_dir, chroot_dir);
+	else if (chroot_dir && (chroot(chroot_dir) != 0 || chdir("/") != 0)) {
 		syslog(LOG_ERR, "chroot %s: %m", chroot_dir);
 		return false;
 	}

@@ -43,9 +43,9 @@
 #define IO_BLOCK 131072
 #define OUTPUT_BUFFER 131072
 
-/* mbox locking (see mboxlock.c). */
-#define LOCK_WAIT_SECONDS 30      /* then answer [SYS/TEMP] */
-#define DOTLOCK_STALE_SECONDS 300 /* Postfix treats older dotlocks as stale */
+/* How long to wait for an MDA's fcntl lock on the mbox (mailbox.c) before
+ * answering [SYS/TEMP]: a delivery holds it for milliseconds. */
+#define LOCK_WAIT_SECONDS 30
 
 /* RFC 1939 7: a unique-id is 1 to 70 characters in 0x21..0x7E. */
 #define MAX_UIDL_LENGTH 70
