@@ -6,13 +6,27 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <syslog.h>
 #include <unistd.h>
 
 enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_ERROR };
 
+/* A client that sends but never reads fills the socket buffers, and a
+ * blocking write would then wait forever, past any idle timeout: give
+ * the socket a send timeout, so that the write returns (EAGAIN) and
+ * netio_flush can give up.  Not a socket (the tests' pipes): no effect. */
+static void bound_writes(int fd, int timeout_seconds)
+{
+	struct timeval tv = { .tv_sec = timeout_seconds };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 void netio_init(struct netio *io, int in_fd, int out_fd, int timeout_seconds)
 {
+	bound_writes(out_fd, timeout_seconds);
 	io->in_fd = in_fd;
 	io->out_fd = out_fd;
 	io->timeout_ms = timeout_seconds * 1000;
@@ -54,11 +68,14 @@ bool netio_flush(struct netio *io)
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* A client that stops reading must not hold us forever. */
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    wait_for(io->out_fd, POLLOUT, io->timeout_ms) == WAIT_READY)
-			continue;
-		if (n < 0 && errno != EPIPE && errno != ECONNRESET)
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_for(io->out_fd, POLLOUT, io->timeout_ms) ==
+			    WAIT_READY)
+				continue;
+			syslog(LOG_NOTICE, "client stopped reading; giving up");
+		} else if (n < 0 && errno != EPIPE && errno != ECONNRESET) {
 			syslog(LOG_ERR, "write to client: %m");
+		}
 		io->write_failed = true;
 		break;
 	}

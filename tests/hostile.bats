@@ -290,3 +290,27 @@ world_listing() {
 	echo "max RSS: $rss KiB"
 	[ "$rss" -lt 8192 ]
 }
+
+@test "hostile: a client that sends but never reads is dropped after the idle timeout" {
+	big_mbox
+	mapfile -t args < <(pop3_args)
+	# On a socket, as from a superserver: the server's writes fill the
+	# socket buffers and block.  --timeout=2 must bound that wait too.
+	run timeout 60 python3 - "$POP3" "${args[@]}" --timeout=2 <<'PY'
+import socket, subprocess, sys, time
+ours, theirs = socket.socketpair()
+p = subprocess.Popen(sys.argv[1:], stdin=theirs, stdout=theirs)
+theirs.close()
+ours.sendall(b"USER alice\r\nPASS secret\r\nRETR 2\r\nRETR 2\r\nQUIT\r\n")
+start = time.monotonic()
+try:
+    status = p.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    p.kill()
+    sys.exit("still running after 30 s")
+print(f"exit {status} after {time.monotonic() - start:.1f} s")
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "exit 1 after "* ]]
+}
