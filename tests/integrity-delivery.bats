@@ -183,7 +183,7 @@ same_view() {
 # nothing twice.
 race() {
 	local mda=$1 round n=0 present=() i landed spread="" window=300 t0 pause
-	mkmaildrop --count 200 --bytes 8000000 --seed 21 "$WORLD/big"
+	mkmaildrop --count 200 --bytes 4000000 --seed 21 "$WORLD/big"
 	mbox alice <"$WORLD/big"
 	rm -rf "$WORLD/new"
 	mkdir "$WORLD/new"
