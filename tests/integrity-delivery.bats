@@ -136,7 +136,7 @@ same_view() {
 	while kill -0 "$mdas" 2>/dev/null; do
 		session_send s NOOP
 		session_expect s '^\+OK'
-		sleep 0.2
+		sleep 0.1
 	done
 	wait "$mdas"
 	same_view "$before"

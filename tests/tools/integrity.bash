@@ -94,7 +94,7 @@ assert_no_leftovers() {
 		echo "left in the state directory: $left" >&2
 		return 1
 	fi
-	left=$(ls -A "$SPOOL" | grep -v -x -e alice -e alice.lock || true)
+	left=$(ls -A "$SPOOL" | grep -v -x alice || true)
 	if [ -n "$left" ]; then
 		echo "left in the spool: $left" >&2
 		return 1
