@@ -10,24 +10,17 @@ FROM_LINE='From sender@example.org Mon Nov 23 10:00:00 2026'
 FAILED=$'-ERR [AUTH] authentication failed\r'
 INVALID_PLAIN=$'-ERR [AUTH] invalid AUTH PLAIN response\r'
 
+setup_file() { SECRET_HASH=$(openssl passwd -6 secret); export SECRET_HASH; }
+
 setup() {
 	setup_world
-	add_user alice secret
+	add_user_hash alice "$SECRET_HASH"
 	printf '%s\nSubject: hi\n\nhello alice\n' "$FROM_LINE" | mbox alice
 }
 teardown() { teardown_world; }
 
 # plain AUTHZID AUTHCID PASSWORD: the base64 of an RFC 4616 message.
 plain() { printf '%s\0%s\0%s' "$1" "$2" "$3" | base64 -w0; }
-
-# add_hash NAME HASH: a passwd-file line with a given hash.
-add_hash() {
-	if is_root; then
-		printf '%s:%s:%s:%s\n' "$1" "$2" "$FIXTURE_UID" "$FIXTURE_GID" >>"$PASSWD"
-	else
-		printf '%s:%s\n' "$1" "$2" >>"$PASSWD"
-	fi
-}
 
 LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 
@@ -144,12 +137,12 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 # ---- the passwd file ----
 
 @test "issue 2: crypt(3) hashes: SHA-512, SHA-256, yescrypt, bcrypt, MD5, and the {CRYPT} prefix" {
-	add_hash u6 "$(openssl passwd -6 pw6)"
-	add_hash u5 "$(openssl passwd -5 pw5)"
-	add_hash uy "$(mkpasswd -m yescrypt pwy)"
-	add_hash ub "$(mkpasswd -m bcrypt pwb)"
-	add_hash u1 "$(openssl passwd -1 pw1)"
-	add_hash uc "{CRYPT}$(openssl passwd -6 pwc)"
+	add_user_hash u6 "$(openssl passwd -6 pw6)"
+	add_user_hash u5 "$(openssl passwd -5 pw5)"
+	add_user_hash uy "$(mkpasswd -m yescrypt pwy)"
+	add_user_hash ub "$(mkpasswd -m bcrypt pwb)"
+	add_user_hash u1 "$(openssl passwd -1 pw1)"
+	add_user_hash uc "{CRYPT}$(openssl passwd -6 pwc)"
 	local u
 	for u in 6 5 y b 1 c; do
 		run pop3 -- "USER u$u" "PASS pw$u" "QUIT"
@@ -179,9 +172,9 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 }
 
 @test "issue 2: locked and empty hashes never match" {
-	add_hash locked '!'"$(openssl passwd -6 pw)"
-	add_hash star '*'
-	add_hash empty ''
+	add_user_hash locked '!'"$(openssl passwd -6 pw)"
+	add_user_hash star '*'
+	add_user_hash empty ''
 	run pop3 -- "USER locked" "PASS pw" "USER star" "PASS *" "USER empty" "PASS "
 	[ "${lines[2]}" = "$FAILED" ]
 	[ "${lines[4]}" = "$FAILED" ]

@@ -11,12 +11,15 @@ bats_require_minimum_version 1.5.0
 FAILED=$'-ERR [AUTH] authentication failed\r'
 DEFAULT_BLOCKLIST=/etc/pop3-stdio/blocked-users # params.h DEFAULT_BLOCKLIST
 
+# Every fixture user has the password "pw" (one hash for the whole file).
+setup_file() { PW_HASH=$(openssl passwd -6 pw); export PW_HASH; }
+
 setup() {
 	setup_world
 	local u
 	for u in alice john john@example.com john@other.org johnny bob@example.com \
 		carol@example.com dave@example.org eve@sub.example.com bob@john.org; do
-		add_user "$u" "pw-$u"
+		add_user_hash "$u" "$PW_HASH"
 	done
 }
 teardown() { teardown_world; }
@@ -24,7 +27,7 @@ teardown() { teardown_world; }
 # verdict USER: "in" when USER logs in with the right password, "out"
 # when refused with the line a wrong password gets; anything else fails.
 verdict() {
-	run pop3 -- "USER $1" "PASS pw-$1" "QUIT"
+	run pop3 -- "USER $1" "PASS pw" "QUIT"
 	case "${lines[2]}" in
 	$'+OK maildrop has 0 messages (0 octets)\r') echo in ;;
 	"$FAILED") echo out ;;
@@ -91,7 +94,7 @@ expect_verdicts() {
 
 @test "blocklist: the right password of a blocked user gets the wrong-password line; the log says blocked" {
 	echo alice >"$BLOCKLIST"
-	run --separate-stderr pop3 -d -- "USER alice" "PASS pw-alice" "USER alice" "PASS wrong" "QUIT"
+	run --separate-stderr pop3 -d -- "USER alice" "PASS pw" "USER alice" "PASS wrong" "QUIT"
 	[ "${lines[2]}" = "$FAILED" ]
 	[ "${lines[4]}" = "$FAILED" ]
 	[ "${lines[5]}" = $'+OK bye\r' ]
@@ -102,7 +105,7 @@ expect_verdicts() {
 @test "blocklist: AUTH PLAIN is refused for a blocked user the same way" {
 	echo 'john@example.com' >"$BLOCKLIST"
 	local b
-	b=$(printf '\0john@example.com\0pw-john@example.com' | base64 -w0)
+	b=$(printf '\0john@example.com\0pw' | base64 -w0)
 	run --separate-stderr pop3 -d -- "AUTH PLAIN $b" "AUTH PLAIN" "$b" "QUIT"
 	[ "${lines[1]}" = "$FAILED" ]
 	[ "${lines[2]}" = $'+ \r' ]
@@ -112,7 +115,7 @@ expect_verdicts() {
 
 @test "blocklist: USER name<NUL>x cannot slip past an entry for name" {
 	echo alice >"$BLOCKLIST"
-	printf 'USER alice\0x\r\nPASS pw-alice\r\nUSER alice\r\nPASS pw-alice\r\nSTAT\r\nQUIT\r\n' |
+	printf 'USER alice\0x\r\nPASS pw\r\nUSER alice\r\nPASS pw\r\nSTAT\r\nQUIT\r\n' |
 		pop3_raw >"$WORLD/raw"
 	after_greeting "$WORLD/raw" >"$WORLD/actual"
 	printf '%s\r\n' '-ERR control characters in command line' '-ERR USER first' '+OK send PASS' \
@@ -129,17 +132,17 @@ expect_verdicts() {
 }
 
 @test "blocklist: a named file that does not exist refuses every login (fail closed), and says why" {
-	run --separate-stderr pop3 -d --blocklist="$WORLD/no-such-file" -- "USER alice" "PASS pw-alice" "STAT"
+	run --separate-stderr pop3 -d --blocklist="$WORLD/no-such-file" -- "USER alice" "PASS pw" "STAT"
 	[ "${lines[2]}" = $'-ERR [SYS/TEMP] cannot check logins now, try again later\r' ]
 	[ "${#lines[@]}" -eq 3 ]
 	grep -q "blocked-users file $WORLD/no-such-file: No such file or directory; refusing every login" <<<"$stderr"
-	run pop3 -b "$WORLD/no-such-file" -- "AUTH PLAIN $(printf '\0john\0pw-john' | base64)"
+	run pop3 -b "$WORLD/no-such-file" -- "AUTH PLAIN $(printf '\0john\0pw' | base64)"
 	[ "${lines[1]}" = $'-ERR [SYS/TEMP] cannot check logins now, try again later\r' ]
 }
 
 @test "blocklist: a named file that cannot be read (a directory) refuses every login" {
 	mkdir "$WORLD/dir"
-	run --separate-stderr pop3 -d --blocklist="$WORLD/dir" -- "USER alice" "PASS pw-alice" "STAT"
+	run --separate-stderr pop3 -d --blocklist="$WORLD/dir" -- "USER alice" "PASS pw" "STAT"
 	[ "${lines[2]}" = $'-ERR [SYS/TEMP] cannot check logins now, try again later\r' ]
 	[ "${#lines[@]}" -eq 3 ]
 	grep -q 'refusing every login' <<<"$stderr"
@@ -149,7 +152,7 @@ expect_verdicts() {
 	is_root && skip "root reads any file; the directory case covers root"
 	echo nobody-listed >"$BLOCKLIST"
 	chmod 000 "$BLOCKLIST"
-	run pop3 -- "USER alice" "PASS pw-alice" "STAT"
+	run pop3 -- "USER alice" "PASS pw" "STAT"
 	[ "${lines[2]}" = $'-ERR [SYS/TEMP] cannot check logins now, try again later\r' ]
 }
 
@@ -167,14 +170,14 @@ pop3_default_blocklist() {
 @test "blocklist: a missing default file blocks nobody" {
 	"$POP3" --help | grep -qF "$DEFAULT_BLOCKLIST"
 	if [ ! -e "$DEFAULT_BLOCKLIST" ]; then
-		run pop3_default_blocklist "USER alice" "PASS pw-alice" "QUIT"
+		run pop3_default_blocklist "USER alice" "PASS pw" "QUIT"
 	else
 		is_root || skip "$DEFAULT_BLOCKLIST exists here and only root can hide it"
 		mkdir "$WORLD/empty-etc-dir"
 		export -f pop3_default_blocklist
 		export POP3 SPOOL PASSWD STATE
 		run unshare -m bash -c 'mount --bind "$1" "$(dirname "$2")" &&
-			pop3_default_blocklist "USER alice" "PASS pw-alice" "QUIT"' \
+			pop3_default_blocklist "USER alice" "PASS pw" "QUIT"' \
 			bash "$WORLD/empty-etc-dir" "$DEFAULT_BLOCKLIST"
 	fi
 	[ "${lines[2]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]
@@ -190,7 +193,7 @@ pop3_default_blocklist() {
 	export POP3 SPOOL PASSWD STATE
 	run unshare -m bash -c 'mount -t overlay overlay \
 			-o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/overlay-work" /etc &&
-		pop3_default_blocklist "USER alice" "PASS pw-alice" "USER john" "PASS pw-john" "QUIT"' \
+		pop3_default_blocklist "USER alice" "PASS pw" "USER john" "PASS pw" "QUIT"' \
 		bash "$WORLD"
 	[ "${lines[2]}" = "$FAILED" ]
 	[ "${lines[4]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]

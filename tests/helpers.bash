@@ -47,6 +47,16 @@ add_user() {
 	fi
 }
 
+# add_user_hash NAME HASH: a virtual user with a crypt(3) hash made once
+# (openssl per user and test adds up), with the fixture ids when root.
+add_user_hash() {
+	if is_root; then
+		printf '%s:%s:%s:%s\n' "$1" "$2" "$FIXTURE_UID" "$FIXTURE_GID" >>"$PASSWD"
+	else
+		printf '%s:%s\n' "$1" "$2" >>"$PASSWD"
+	fi
+}
+
 # give_to_fixture PATH...: files the session must own when we are root.
 give_to_fixture() {
 	if is_root; then

@@ -8,7 +8,8 @@ load helpers
 
 FROM_LINE='From sender@example.org Mon Nov 23 10:00:00 2026'
 
-setup() { setup_world; add_user alice secret; }
+setup_file() { SECRET_HASH=$(openssl passwd -6 secret); export SECRET_HASH; }
+setup() { setup_world; add_user_hash alice "$SECRET_HASH"; }
 teardown() { teardown_world; }
 
 # expect_retr SENT: LIST 1 and RETR 1 on alice's one-message maildrop; SENT
@@ -361,8 +362,13 @@ three_messages() {
 @test "RFC 1939 3: an idle timeout closes without UPDATE" {
 	three_messages | mbox alice
 	cp "$SPOOL/alice" "$WORLD/before"
-	{ printf 'USER alice\r\nPASS secret\r\nDELE 1\r\n'; sleep 3; printf 'QUIT\r\n'; } |
-		pop3_raw --timeout=1 >"$WORLD/out" || true
+	# The client logs in, deletes, then stays silent (the writer holds the
+	# fifo open without writing until it is killed).
+	mkfifo "$WORLD/in"
+	{ printf 'USER alice\r\nPASS secret\r\nDELE 1\r\n'; exec sleep 10; } >"$WORLD/in" 3>&- &
+	local writer=$!
+	pop3_raw --timeout=1 <"$WORLD/in" >"$WORLD/out" || true
+	kill "$writer"
 	printf '+OK send PASS\r\n+OK maildrop has 3 messages (82 octets)\r\n+OK message 1 deleted\r\n-ERR disconnected for inactivity\r\n' >"$WORLD/expected"
 	after_greeting "$WORLD/out" >"$WORLD/actual"
 	same_bytes "$WORLD/expected" "$WORLD/actual"

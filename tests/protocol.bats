@@ -14,9 +14,11 @@ three_messages() {
 	printf '%s\nSubject: three\n\nbody three\n' "$FROM_LINE"
 }
 
+setup_file() { SECRET_HASH=$(openssl passwd -6 secret); export SECRET_HASH; }
+
 setup() {
 	setup_world
-	add_user alice secret
+	add_user_hash alice "$SECRET_HASH"
 	three_messages | mbox alice
 	cp "$SPOOL/alice" "$WORLD/mbox.orig"
 }

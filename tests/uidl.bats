@@ -10,7 +10,8 @@ load helpers
 
 FROM_LINE='From sender@example.org Mon Nov 23 10:00:00 2026'
 
-setup() { setup_world; add_user alice secret; }
+setup_file() { SECRET_HASH=$(openssl passwd -6 secret); export SECRET_HASH; }
+setup() { setup_world; add_user_hash alice "$SECRET_HASH"; }
 teardown() { teardown_world; }
 
 # msg N [EXTRA-HEADER...]: a distinct message, with its separator line.
