@@ -310,6 +310,24 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ "${lines[2]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]
 }
 
+@test "RFC 5034 4: an over-long response line gets one -ERR, is not parsed, and the session goes on" {
+	local junk
+	junk=$(head -c 6000 /dev/zero | tr '\0' 'A')
+	run pop3 -- "AUTH PLAIN" "$junk$(plain '' alice secret)" "AUTH PLAIN $(plain '' alice secret)" "QUIT"
+	[ "${lines[1]}" = $'+ \r' ]
+	[ "${lines[2]}" = $'-ERR [AUTH] authentication response too long\r' ]
+	[ "${lines[3]}" = "$LOGGED_IN" ]
+	[ "${#lines[@]}" -eq 5 ]
+}
+
+@test "RFC 4616: a name longer than 255 octets in AUTH PLAIN is refused" {
+	local name
+	name=$(printf 'n%.0s' $(seq 256))
+	run pop3 -- "AUTH PLAIN" "$(plain '' "$name" secret)" "QUIT"
+	[ "${lines[2]}" = "$INVALID_PLAIN" ]
+	[ "${lines[3]}" = $'+OK bye\r' ]
+}
+
 @test "RFC 5034 4: AUTH with no argument lists the mechanisms; others are refused" {
 	pop3 -- "AUTH" "AUTH LOGIN" "AUTH CRAM-MD5" "AUTH PLAINX $(plain '' alice secret)" "QUIT" >"$WORLD/out"
 	printf '+OK supported mechanisms follow\r\nPLAIN\r\n.\r\n-ERR unsupported authentication mechanism\r\n-ERR unsupported authentication mechanism\r\n-ERR unsupported authentication mechanism\r\n+OK bye\r\n' >"$WORLD/expected"
