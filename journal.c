@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -204,11 +205,27 @@ static bool fingerprint(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
 	return true;
 }
 
+/* RLIMIT_FSIZE fails a write that reaches past it even inside an existing
+ * file (EFBIG), so an update that would meet it half-way must not start. */
+static bool below_size_limit(uint64_t end)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    end > (uint64_t)rl.rlim_cur) {
+		errno = EFBIG;
+		return false;
+	}
+	return true;
+}
+
 /* The new text to the mbox, durably, then the mbox cut to its new end. */
 static bool apply(int mbox_fd, int journal_fd, const struct journal_header *h)
 {
 	struct copier c;
 
+	if (!below_size_limit(h->new_end))
+		return false;
 	FAULT_POINT("apply start");
 	if (!copier_start(&c, mbox_fd, h->start, NULL) ||
 	    !copier_finish(&c, copier_add(&c, journal_fd, HEADER_SIZE, h->text_len)))
@@ -333,7 +350,9 @@ static bool plan(int mbox_fd, uint64_t start, const struct text_source *src,
 	h->fingerprint_len = h->old_end - h->new_end < FINGERPRINT_SPAN
 				 ? h->old_end - h->new_end
 				 : FINGERPRINT_SPAN;
-	return fingerprint(mbox_fd, h->new_end, h->fingerprint_len,
+	return below_size_limit(h->new_end) &&
+	       below_size_limit(HEADER_SIZE + h->text_len + TRAILER_SIZE) &&
+	       fingerprint(mbox_fd, h->new_end, h->fingerprint_len,
 			   h->fingerprint);
 }
 

@@ -843,7 +843,7 @@ static enum mbox_status rewrite(struct mailbox *mb, size_t first)
 	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, src, n);
 	free(src);
 	if (r != JOURNAL_DONE)
-		return MBOX_TEMPFAIL;
+		return r == JOURNAL_PENDING ? MBOX_UNFINISHED : MBOX_TEMPFAIL;
 	reindex_after_update(mb, first);
 	return MBOX_OK;
 }

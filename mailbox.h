@@ -21,6 +21,8 @@ enum mbox_status {
 	MBOX_PERMFAIL, /* not an mbox, not a regular file: will not work */
 	MBOX_CHANGED,  /* rewritten by someone else during the session */
 	MBOX_GONE,     /* the client went away while a message was sent */
+	MBOX_UNFINISHED, /* an update stopped half-way (I/O error); its journal
+			  * finishes it at the next login */
 };
 
 struct mailbox_config {

@@ -501,6 +501,10 @@ static enum next cmd_quit(struct session *s, const struct args *a)
 	case MBOX_PERMFAIL:
 		err(s, "SYS/PERM", "the maildrop cannot be updated; nothing deleted");
 		break;
+	case MBOX_UNFINISHED:
+		err(s, "SYS/TEMP", "the update was interrupted by an I/O error; it "
+				   "will be completed at the next login");
+		break;
 	default:
 		err(s, "SYS/TEMP", "the maildrop could not be updated; try again "
 				   "later");

@@ -33,7 +33,9 @@ setup_world() {
 }
 
 teardown_world() {
-	[ -n "${WORLD:-}" ] && rm -rf "$WORLD"
+	if [ -n "${WORLD:-}" ]; then
+		rm -rf "$WORLD"
+	fi
 }
 
 # add_user NAME PASSWORD: a virtual user (with the fixture ids when root).
@@ -178,3 +180,12 @@ live_end() {
 
 # proc_line PID NAME: the values of a /proc/PID/status line ("Uid", ...).
 proc_line() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+
+# refute COMMAND...: fails when COMMAND succeeds.  ("! COMMAND" fails a
+# bats test only when it is the test's last command: set -e ignores "!".)
+refute() {
+	if "$@"; then
+		echo "expected to fail: $*" >&2
+		return 1
+	fi
+}
