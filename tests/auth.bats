@@ -354,12 +354,12 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	grep -qx 'C: AUTH \*\*\*\*\*\*\*\*' "$WORLD/err"
 	grep -q 'login: user carol' "$WORLD/err"
 	# ... the secrets are not, not even in part
-	! grep -F -e "$pw" -e "$b1" -e "$b2" -e "${b1:0:12}" -e "${b2:4:12}" -e 'Tr0ub' "$WORLD/err"
+	refute grep -F -e "$pw" -e "$b1" -e "$b2" -e "${b1:0:12}" -e "${b2:4:12}" -e 'Tr0ub' "$WORLD/err"
 }
 
 @test "issue 2: --debug does not show a password on a malformed PASS line either" {
 	local pw='Sekr1t-Malformed'
 	pop3 -d -- "PASS $pw" $'PASS\t'"$pw" " PASS $pw" "PASS $pw"$'\x01' "QUIT" >/dev/null 2>"$WORLD/err" || true
 	grep -q 'C: ' "$WORLD/err"
-	! grep -F "$pw" "$WORLD/err"
+	refute grep -F "$pw" "$WORLD/err"
 }

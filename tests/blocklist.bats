@@ -99,7 +99,7 @@ expect_verdicts() {
 	[ "${lines[4]}" = "$FAILED" ]
 	[ "${lines[5]}" = $'+OK bye\r' ]
 	grep -q 'login failed: user alice: blocked user' <<<"$stderr"
-	! grep -q 'login: user alice' <<<"$stderr"
+	refute grep -q 'login: user alice' <<<"$stderr"
 }
 
 @test "blocklist: AUTH PLAIN is refused for a blocked user the same way" {

@@ -356,7 +356,7 @@ three_messages() {
 	# a QUIT cut short by the drop does not count either
 	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUI' | pop3_raw >"$WORLD/out" || true
 	same_bytes "$WORLD/before" "$SPOOL/alice"
-	! grep -q bye "$WORLD/out"
+	refute grep -q bye "$WORLD/out"
 }
 
 @test "RFC 1939 3: an idle timeout closes without UPDATE" {

@@ -46,7 +46,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	pop3 -- "QUIT" >"$WORLD/raw"
 	head -n 1 "$WORLD/raw" >"$WORLD/greeting"
 	[[ "$(cat "$WORLD/greeting")" =~ $greeting_re ]]
-	! grep -q '<' "$WORLD/greeting"
+	refute grep -q '<' "$WORLD/greeting"
 	after_greeting "$WORLD/raw" >"$WORLD/actual"
 	expect '+OK bye'
 	same_bytes "$WORLD/expected" "$WORLD/actual"
@@ -311,7 +311,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	expect '-ERR control characters in command line' '-ERR USER first' \
 		'-ERR command not valid in this state' '+OK bye'
 	same_bytes "$WORLD/expected" "$WORLD/actual"
-	! grep -q 'login: user' "$WORLD/err"
+	refute grep -q 'login: user' "$WORLD/err"
 }
 
 @test "pop3-notes: NUL and other control characters make a line -ERR, unexecuted, in both states" {

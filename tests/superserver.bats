@@ -115,7 +115,7 @@ uidl_over_pipe() {
 	# curl logs in with AUTH PLAIN (it reads SASL PLAIN in CAPA)
 	grep -qx 'C: AUTH \*\*\*\*\*\*\*\*' "$WORLD/server.log"
 	grep -q 'connection from 127.0.0.1' "$WORLD/server.log"
-	! grep -q secret "$WORLD/server.log"
+	refute grep -q secret "$WORLD/server.log"
 }
 
 @test "superserver: curl with a wrong password is refused (login denied)" {
@@ -199,7 +199,7 @@ check_poplib() {
 	check_poplib "$uidl"
 	grep -q 'connection from 127.0.0.1' "$WORLD/server.log"
 	grep -q 'login: user alice' "$WORLD/server.log"
-	! grep -q secret "$WORLD/server.log"
+	refute grep -q secret "$WORLD/server.log"
 }
 
 @test "superserver: systemd-socket-activate --inetd with curl and poplib" {

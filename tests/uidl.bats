@@ -40,7 +40,7 @@ well_formed_and_unique() {
 	local listing=$1 count=$2
 	[ "$(wc -l <<<"$listing")" -eq "$count" ]
 	# RFC 1939 7: 1 to 70 characters in the range 0x21 to 0x7E.
-	! grep -vE '^[0-9]+ [!-~]{1,70}$' <<<"$listing"
+	refute grep -vE '^[0-9]+ [!-~]{1,70}$' <<<"$listing"
 	[ "$(awk '{ print $2 }' <<<"$listing" | sort -u | wc -l)" -eq "$count" ]
 }
 
