@@ -25,10 +25,11 @@ msg() {
 }
 
 # uidl_of: alice's UIDL listing, "n id" lines without CR, on stdout.
+# (Called in $(...), where set -e does not reach: failures are returned.)
 uidl_of() {
-	pop3 -- "USER alice" "PASS secret" "UIDL" "QUIT" >"$WORLD/uidl.raw"
-	grep -q $'^+OK unique-id listing follows\r$' "$WORLD/uidl.raw"
-	grep -q $'^+OK bye' "$WORLD/uidl.raw"
+	pop3 -- "USER alice" "PASS secret" "UIDL" "QUIT" >"$WORLD/uidl.raw" || return 1
+	grep -q $'^+OK unique-id listing follows\r$' "$WORLD/uidl.raw" || return 1
+	grep -q $'^+OK bye' "$WORLD/uidl.raw" || return 1
 	# from the line after the status to the line before "."
 	tr -d '\r' <"$WORLD/uidl.raw" | sed -n '/^+OK unique-id listing follows$/,/^\.$/p' | sed '1d;$d'
 }
