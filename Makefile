@@ -44,6 +44,9 @@ FAULT_BUILD = build/sanitize-fault
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 LDFLAGS = -fsanitize=address,undefined
+# Runtime defaults built into sanitized programs (the file says why),
+# compiled on the link line.
+LDLIBS += tests/sanitizer-defaults.c
 endif
 
 SOURCES = pop3-stdio.c mailbox.c mboxscan.c mboxindex.c wiretext.c journal.c uidl.c auth.c \
