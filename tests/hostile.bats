@@ -130,7 +130,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 	} | session
 	[ "$(session_status)" -ne 0 ]
 	[ "$(grep -c '^-ERR \[AUTH\]' "$IO/out")" -eq 3 ]
-	! grep -q 'maildrop has' "$IO/out"
+	refute grep -q 'maildrop has' "$IO/out"
 }
 
 # The -ERR line a wrong password gets, for comparison.
@@ -158,7 +158,7 @@ world_listing() {
 		printf 'USER %s\r\nPASS secret\r\nRETR 1\r\nQUIT\r\n' "$name" | session
 		run responses
 		[ "${lines[2]}" = "$expected" ]
-		! grep -q 'secret mail' "$IO/out"
+		refute grep -q 'secret mail' "$IO/out"
 		grep -q "login failed: user .*: invalid user name" "$IO/err"
 	done
 	[ "$before" = "$(world_listing)" ]
@@ -180,8 +180,8 @@ world_listing() {
 		[ "${lines[1]}" = "$expected" ]
 		grep -q 'login failed: user al.*: invalid user name' "$IO/err"
 		# No raw control byte (nor a forged line) in the log.
-		! grep -q 'forged' <(grep -v 'login failed' "$IO/err" | grep -v '^[CS]: ')
-		! grep -qP '[\x00-\x08\x0b-\x1f\x7f]' "$IO/err"
+		refute grep -q 'forged' <(grep -v 'login failed' "$IO/err" | grep -v '^[CS]: ')
+		refute grep -qP '[\x00-\x08\x0b-\x1f\x7f]' "$IO/err"
 	done
 }
 
@@ -220,7 +220,7 @@ world_listing() {
 	run responses
 	[[ "${lines[2]}" == "-ERR [SYS/PERM] "* ]]
 	[ "${#lines[@]}" -eq 3 ] # the session ends there
-	! grep -q "else's mail" "$IO/out"
+	refute grep -q "else's mail" "$IO/out"
 	cmp "$WORLD/other" "$WORLD/other.orig"
 	[ "$(stat -c %Y "$WORLD/other")" = "$(stat -c %Y "$WORLD/other.orig")" ]
 	[ -L "$SPOOL/alice" ]
