@@ -534,7 +534,7 @@ static enum scan_result check_first_line(struct scanner *s)
 	return SCAN_OK;
 }
 
-static enum scan_result run(struct scanner *s)
+static enum scan_result scan_all(struct scanner *s)
 {
 	enum scan_result r = check_first_line(s);
 	if (r != SCAN_OK || s->len == s->pos)
@@ -575,7 +575,7 @@ enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
 	memset(s->buf, '\n', HISTORY);
 	s->len = s->pos = s->counted = HISTORY;
 	s->next_read = start;
-	enum scan_result r = run(s);
+	enum scan_result r = scan_all(s);
 	*end = s->next_read;
 	free(s->buf);
 	free(s);

@@ -187,7 +187,8 @@ static void listing_line(struct session *s, size_t msg, const char *text,
 static void listing_size(struct session *s, size_t msg, uint64_t size)
 {
 	char text[20];
-	listing_line(s, msg, text, format_decimal(size, text));
+	size_t len = format_decimal(size, text);
+	listing_line(s, msg, text, len);
 }
 
 static void end_multiline(struct session *s)
@@ -441,7 +442,7 @@ static enum next cmd_retr(struct session *s, const struct args *a)
 {
 	char status[64];
 
-	snprintf(status, sizeof(status), "+OK %" PRIu64 " octets",
+	(void)snprintf(status, sizeof(status), "+OK %" PRIu64 " octets",
 		 mailbox_size(s->mailbox, a->message));
 	return send_message(s, a->message, UINT64_MAX, status);
 }
@@ -746,7 +747,7 @@ static void greet(struct session *s)
 	char host[256] = "localhost";
 
 	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "localhost");
+		(void)snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	for (char *p = host; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -787,16 +788,16 @@ static enum next enter_transaction(struct session *s, const char *state_dir)
 
 static int end_session(struct session *s)
 {
-	char name[4 * 64 + 1];
-
 	netio_flush(&s->io);
-	if (s->state == STATE_TRANSACTION)
+	if (s->state == STATE_TRANSACTION) {
+		char name[4 * 64 + 1];
 		syslog(LOG_INFO,
 		       "session end: user %s: %s; retrieved %" PRIu64
 		       " messages (%" PRIu64 " octets), deleted %zu",
 		       log_safe(s->user, s->user_len, name, sizeof(name)),
 		       s->end_reason, s->retrieved, s->retrieved_octets,
 		       s->deleted);
+	}
 	int status = s->exit_status;
 	mailbox_close(s->mailbox);
 	free(s);
@@ -832,7 +833,7 @@ int pop3_run_in_process(const struct config *config, int in_fd, int out_fd,
 static bool make_user_dir_as_root(const char *base, const struct account *acct)
 {
 	struct stat st;
-	bool ok = false;
+	bool usable = false;
 
 	/* 0711: users may pass through to their own directory, not list. */
 	if (mkdir(base, 0711) == 0 ? chmod(base, 0711) != 0 : errno != EEXIST)
@@ -844,7 +845,7 @@ static bool make_user_dir_as_root(const char *base, const struct account *acct)
 	    (mkdirat(dir, acct->name, 0700) == 0 || errno == EEXIST)) {
 		int user = openat(dir, acct->name,
 				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		ok = user >= 0 && fstat(user, &st) == 0 &&
+		usable = user >= 0 && fstat(user, &st) == 0 &&
 		     (st.st_uid == 0 || st.st_uid == acct->uid) &&
 		     fchown(user, acct->uid, acct->gid) == 0 &&
 		     fchmod(user, 0700) == 0;
@@ -852,7 +853,7 @@ static bool make_user_dir_as_root(const char *base, const struct account *acct)
 			close(user);
 	}
 	close(dir);
-	return ok;
+	return usable;
 }
 
 /* Without root: <spool>/.pop3-stdio when the spool is ours, else
@@ -973,22 +974,28 @@ static int run_after_login(const struct config *config, int channel,
 
 /* ---- start-up ---- */
 
+/* The client's address when fd 0 is an IP socket, else NULL. */
+static const char *socket_peer(char *buf, socklen_t cap)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0)
+		return NULL;
+	if (ss.ss_family == AF_INET)
+		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+				 buf, cap);
+	if (ss.ss_family == AF_INET6)
+		return inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+				 buf, cap);
+	return NULL;
+}
+
 static void log_connection(void)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN] = "", safe[4 * 64 + 1];
-	const char *from = NULL;
+	char addr[INET6_ADDRSTRLEN], safe[4 * 64 + 1];
+	const char *from = socket_peer(addr, sizeof(addr));
 
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET)
-			from = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-					 addr, sizeof(addr));
-		else if (ss.ss_family == AF_INET6)
-			from = inet_ntop(AF_INET6,
-					 &((struct sockaddr_in6 *)&ss)->sin6_addr, addr,
-					 sizeof(addr));
-	}
 	/* systemd, tcpserver, xinetd and stunnel name the peer in the
 	 * environment; it is only logged, and made safe for that. */
 	const char *vars[] = { "REMOTE_ADDR", "TCPREMOTEIP", "REMOTE_HOST" };
@@ -1020,8 +1027,8 @@ static void prepare_process(const struct config *config)
 	setrlimit(RLIMIT_CORE, &none);
 	/* A vanished client is a write error, a file-size limit an EFBIG:
 	 * both are handled where they happen, not by dying mid-update. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGXFSZ, SIG_IGN);
 	umask(077);
 	tzset();
 	/* With --debug the log lines also go to stderr, beside the trace. */
@@ -1074,7 +1081,9 @@ static const char usage[] =
 /* One line on stderr naming the problem, and exit status 2. */
 static int usage_error(const char *problem, const char *subject)
 {
-	fprintf(stderr, "pop3-stdio: %s '%s' (try --help)\n", problem, subject);
+	/* Nothing better to do when stderr itself fails: the status says it. */
+	(void)fprintf(stderr, "pop3-stdio: %s '%s' (try --help)\n", problem,
+		      subject);
 	return 2;
 }
 

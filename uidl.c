@@ -117,13 +117,13 @@ static const char *xuidl_of(const struct uidl_entry *entry, const char *pool)
 void uidl_format(const struct uidl_entry *entry, const char *pool, char *buf)
 {
 	if (entry->use_xuidl) {
-		snprintf(buf, MAX_UIDL_LENGTH + 1, "%s", xuidl_of(entry, pool));
+		(void)snprintf(buf, MAX_UIDL_LENGTH + 1, "%s", xuidl_of(entry, pool));
 		return;
 	}
 	format_hex(entry->digest, buf);
 	if (entry->suffix > 0)
-		snprintf(buf + 32, MAX_UIDL_LENGTH + 1 - 32, "-%u",
-			 (unsigned)entry->suffix);
+		(void)snprintf(buf + 32, MAX_UIDL_LENGTH + 1 - 32, "-%u",
+			       (unsigned)entry->suffix);
 }
 
 /*

@@ -13,22 +13,22 @@ void wire_text_start(struct wire_text *wt, struct netio *io,
 				  .body_lines_left = body_lines };
 }
 
-static void end_of_line(struct wire_text *sd)
+static void end_of_line(struct wire_text *wt)
 {
-	bool empty = sd->line_len == 0 || (sd->line_len == 1 && sd->prev_cr);
+	bool empty = wt->line_len == 0 || (wt->line_len == 1 && wt->prev_cr);
 
-	sd->at_line_start = true;
-	sd->prev_cr = false;
-	sd->line_len = 0;
-	if (sd->in_header) {
+	wt->at_line_start = true;
+	wt->prev_cr = false;
+	wt->line_len = 0;
+	if (wt->in_header) {
 		if (empty) {
-			sd->in_header = false;
-			sd->done = sd->body_lines_left == 0;
+			wt->in_header = false;
+			wt->done = wt->body_lines_left == 0;
 		}
 		return;
 	}
-	if (sd->body_lines_left != UINT64_MAX && --sd->body_lines_left == 0)
-		sd->done = true;
+	if (wt->body_lines_left != UINT64_MAX && --wt->body_lines_left == 0)
+		wt->done = true;
 }
 
 /* Converts as much of p[0..n) as fits in out[0..room); returns the bytes
@@ -70,16 +70,16 @@ static size_t convert(struct wire_text *state, const unsigned char *p, size_t n,
 	return o;
 }
 
-void wire_text_send(struct wire_text *sd, const unsigned char *p, size_t n)
+void wire_text_send(struct wire_text *wt, const unsigned char *p, size_t n)
 {
-	while (n > 0 && !sd->done) {
+	while (n > 0 && !wt->done) {
 		size_t room, used;
-		unsigned char *out = (unsigned char *)netio_space(sd->io, 64, &room);
-		size_t produced = convert(sd, p, n, out, room, &used);
-		netio_commit(sd->io, produced);
+		unsigned char *out = (unsigned char *)netio_space(wt->io, 64, &room);
+		size_t produced = convert(wt, p, n, out, room, &used);
+		netio_commit(wt->io, produced);
 		p += used;
 		n -= used;
-		if (sd->io->write_failed)
+		if (wt->io->write_failed)
 			return;
 	}
 }
