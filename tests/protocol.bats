@@ -394,3 +394,24 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	expect "${LOGIN_REPLIES[@]}" '+OK 3 82' '+OK bye, 0 messages deleted, 3 left'
 	same_bytes "$WORLD/expected" "$WORLD/actual"
 }
+
+@test "RFC 2449 6.6: pipelined answers are buffered and leave in a few large writes" {
+	command -v strace >/dev/null || skip "strace not installed"
+	# Input from a file: all of it is waiting from the start, so the
+	# server should flush only when it runs out (and at the end).
+	{
+		printf 'USER alice\r\nPASS secret\r\n'
+		for i in $(seq 500); do printf 'STAT\r\nLIST 1\r\nNOOP\r\n'; done
+		printf 'QUIT\r\n'
+	} >"$WORLD/in"
+	local args
+	mapfile -t args < <(pop3_args)
+	strace -f -qq -e trace=write -e signal=none -o "$WORLD/strace" \
+		"$POP3" "${args[@]}" <"$WORLD/in" >"$WORLD/out"
+	[ "$(grep -c $'^+OK 1 26\r$' "$WORLD/out")" -eq 500 ]
+	tail -n 1 "$WORLD/out" | grep -q '^+OK bye'
+	# 1500 answers: one write before the login hand-over, one or two after
+	local writes
+	writes=$(grep -c 'write(1,' "$WORLD/strace")
+	[ "$writes" -le 4 ] || { echo "$writes writes to the client"; false; }
+}
