@@ -136,6 +136,11 @@ static bool copier_start(struct copier *c, int to, uint64_t at,
 	return c->buf != NULL;
 }
 
+static bool message_starts(const char *p, size_t n)
+{
+	return n >= 5 && memcmp(p, "From ", 5) == 0;
+}
+
 static bool copier_flush(struct copier *c)
 {
 	if (c->hash)
@@ -148,8 +153,12 @@ static bool copier_flush(struct copier *c)
 }
 
 static bool copier_add(struct copier *c, int from, uint64_t offset,
-		       uint64_t len)
+		       uint64_t len, bool is_message)
 {
+	/* A message's first five bytes are checked in the buffer: keep them
+	 * in one piece. */
+	if (is_message && COPY_BUFFER - c->len < 5 && !copier_flush(c))
+		return false;
 	while (len > 0) {
 		if (c->len == COPY_BUFFER && !copier_flush(c))
 			return false;
@@ -157,6 +166,11 @@ static bool copier_add(struct copier *c, int from, uint64_t offset,
 						       : (size_t)len;
 		if (!pread_full(from, c->buf + c->len, n, offset))
 			return false;
+		if (is_message && !message_starts(c->buf + c->len, n)) {
+			errno = ESTALE;
+			return false;
+		}
+		is_message = false;
 		c->len += n;
 		offset += n;
 		len -= n;
@@ -228,7 +242,8 @@ static bool apply(int mbox_fd, int journal_fd, const struct journal_header *h)
 		return false;
 	FAULT_POINT("apply start");
 	if (!copier_start(&c, mbox_fd, h->start, NULL) ||
-	    !copier_finish(&c, copier_add(&c, journal_fd, HEADER_SIZE, h->text_len)))
+	    !copier_finish(&c, copier_add(&c, journal_fd, HEADER_SIZE, h->text_len,
+					  false)))
 		return false;
 	FAULT_POINT("apply before fsync");
 	if (fsync(mbox_fd) != 0)
@@ -256,7 +271,8 @@ static bool write_journal(int fd, struct journal_header *h,
 	    !copier_start(&c, fd, HEADER_SIZE, &hash))
 		return false;
 	for (size_t i = 0; ok && i < count; i++)
-		ok = copier_add(&c, src[i].fd, src[i].offset, src[i].length);
+		ok = copier_add(&c, src[i].fd, src[i].offset, src[i].length,
+				src[i].is_message);
 	uint64_t at = HEADER_SIZE + h->text_len;
 	if (!copier_finish(&c, ok))
 		return false;
@@ -403,13 +419,15 @@ enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
 		return truncate_only(mbox_fd, start);
 	if ((fd = open_journal(&p, state_dir)) < 0 ||
 	    !write_journal(fd, &h, sources, count)) {
-		syslog(LOG_ERR, "%s: cannot write the update journal: %m",
-		       p.journal);
+		bool stale = errno == ESTALE;
+		if (!stale)
+			syslog(LOG_ERR, "%s: cannot write the update journal: %m",
+			       p.journal);
 		if (fd >= 0) {
 			clear_journal(fd, &p);
 			close(fd);
 		}
-		return JOURNAL_NOTHING;
+		return stale ? JOURNAL_STALE : JOURNAL_NOTHING;
 	}
 	enum journal_result r = apply_and_clear(mbox_fd, fd, &h, &p);
 	close(fd);
@@ -474,8 +492,8 @@ static bool finish(int mbox_fd, int fd, const struct journal_header *h,
 	if (size == h->old_end)
 		return apply_and_clear(mbox_fd, fd, h, p) == JOURNAL_DONE;
 	struct text_source src[2] = {
-		{ fd, HEADER_SIZE, h->text_len },
-		{ mbox_fd, h->old_end, size - h->old_end },
+		{ fd, HEADER_SIZE, h->text_len, false },
+		{ mbox_fd, h->old_end, size - h->old_end, false },
 	};
 	if (!plan(mbox_fd, h->start, src, 2, &grown))
 		return false;

@@ -26,12 +26,16 @@ struct text_source {
 	int fd;
 	uint64_t offset;
 	uint64_t length;
+	bool is_message; /* must still begin with a "From " line: the check
+			  * that nobody moved it costs no read of its own */
 };
 
 enum journal_result {
 	JOURNAL_DONE,     /* the mbox holds the new text, durably */
 	JOURNAL_NOTHING,  /* failed before the mbox was touched */
 	JOURNAL_PENDING,  /* failed while rewriting; the journal is kept */
+	JOURNAL_STALE,    /* a message source was not where it was said to be:
+			   * someone else changed the mbox; nothing done */
 };
 
 /* Replaces the mbox from offset start to its end with the sources'

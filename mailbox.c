@@ -736,13 +736,12 @@ static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 	    path_now.st_dev != mb->dev || path_now.st_ino != mb->ino ||
 	    (uint64_t)now.st_size < mb->indexed_end)
 		return false;
-	if (!tail_digest(mb->fd, mb->indexed_end, digest) ||
-	    memcmp(digest, mb->tail_digest, 16) != 0)
-		return false;
-	for (size_t i = from; i < mb->count; i++)
-		if (!check_start(mb, mb->msgs[i].start))
-			return false;
-	return true;
+	/* The kept messages' starts are checked as the journal copies them
+	 * (text_source.is_message); with the first deleted one's and the last
+	 * block's, a message moved by another program shows. */
+	return tail_digest(mb->fd, mb->indexed_end, digest) &&
+	       memcmp(digest, mb->tail_digest, 16) == 0 &&
+	       check_start(mb, mb->msgs[from].start);
 }
 
 static size_t first_deleted(const struct mailbox *mb)
@@ -767,11 +766,12 @@ static size_t kept_text(struct mailbox *mb, size_t first, uint64_t file_end,
 		if (n > 0 && src[n - 1].offset + src[n - 1].length == start)
 			src[n - 1].length += end - start;
 		else
-			src[n++] = (struct text_source){ mb->fd, start, end - start };
+			src[n++] = (struct text_source){ mb->fd, start, end - start,
+							 true };
 	}
 	if (file_end > mb->indexed_end)
 		src[n++] = (struct text_source){ mb->fd, mb->indexed_end,
-						 file_end - mb->indexed_end };
+						 file_end - mb->indexed_end, false };
 	return n;
 }
 
@@ -842,8 +842,13 @@ static enum mbox_status rewrite(struct mailbox *mb, size_t first)
 	enum journal_result r =
 	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, src, n);
 	free(src);
+	if (r == JOURNAL_STALE)
+		syslog(LOG_ERR, "%s: a kept message moved during the session; "
+				"no messages deleted", mb->path);
 	if (r != JOURNAL_DONE)
-		return r == JOURNAL_PENDING ? MBOX_UNFINISHED : MBOX_TEMPFAIL;
+		return r == JOURNAL_PENDING ? MBOX_UNFINISHED
+		       : r == JOURNAL_STALE ? MBOX_CHANGED
+					    : MBOX_TEMPFAIL;
 	reindex_after_update(mb, first);
 	return MBOX_OK;
 }
