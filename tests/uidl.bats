@@ -101,16 +101,23 @@ well_formed_and_unique() {
 	[ "$(id_of "$after" 2)" = "$(id_of "$before" 3)" ]
 }
 
-@test "pop3-notes: of two identical copies, deleting the second leaves the first its id" {
-	# (Deleting the first copy instead lets the second take over the
-	# first's id: byte-identical messages cannot be told apart by their
-	# content, and the maildrop is not written to for UIDL.)
+@test "pop3-notes: of two identical copies, deleting either leaves the other its id" {
 	{ msg 1; msg 1; msg 2; } | mbox alice
+	cp "$SPOOL/alice" "$WORLD/mbox.orig"
 	local before after
 	before=$(uidl_of)
 	pop3 -- "USER alice" "PASS secret" "DELE 2" "QUIT" >/dev/null
 	after=$(uidl_of)
 	[ "$(id_of "$after" 1)" = "$(id_of "$before" 1)" ]
+	[ "$(id_of "$after" 2)" = "$(id_of "$before" 3)" ]
+	# The first copy deleted: the second must not take over its id (a
+	# client that forgot the deleted id would fetch the copy again).
+	cp "$WORLD/mbox.orig" "$SPOOL/alice"
+	rm -rf "$STATE" # a fresh start, as for a new maildrop
+	before=$(uidl_of)
+	pop3 -- "USER alice" "PASS secret" "DELE 1" "QUIT" >/dev/null
+	after=$(uidl_of)
+	[ "$(id_of "$after" 1)" = "$(id_of "$before" 2)" ]
 	[ "$(id_of "$after" 2)" = "$(id_of "$before" 3)" ]
 }
 
@@ -196,6 +203,17 @@ well_formed_and_unique() {
 	well_formed_and_unique "$l" 3
 	[ "$(id_of "$l" 1)" != copied-id ]
 	[ "$(id_of "$l" 2)" != copied-id ]
+}
+
+@test "pop3-notes: when one of two messages sharing an X-UIDL is deleted, the other keeps its id" {
+	# "Used when unique" must not turn into "changes when it becomes
+	# unique": the survivor keeps the id it was already known by.
+	{ msg 1 'X-UIDL: copied-id'; msg 2 'X-UIDL: copied-id'; } | mbox alice
+	local before after
+	before=$(uidl_of)
+	pop3 -- "USER alice" "PASS secret" "DELE 2" "QUIT" >/dev/null
+	after=$(uidl_of)
+	[ "$(id_of "$after" 1)" = "$(id_of "$before" 1)" ]
 }
 
 @test "pop3-notes: an X-UIDL claiming another message's id does not take it" {
