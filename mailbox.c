@@ -112,7 +112,11 @@ static bool add_xuidl(struct mailbox *mb, struct uidl_entry *id, const char *xui
 	if (mb->pool_len + n > UINT32_MAX - 1)
 		return true; /* the id falls back to the digest */
 	if (mb->pool_len + n > mb->pool_cap) {
-		size_t cap = mb->pool_cap ? 2 * mb->pool_cap : 4096;
+		/* A pool loaded from the index is exactly full and may be
+		 * smaller than the text: grow until it fits. */
+		size_t cap = mb->pool_cap ? mb->pool_cap : 4096;
+		while (cap < mb->pool_len + n)
+			cap *= 2;
 		char *p = realloc(mb->xuidl_pool, cap);
 		if (!p)
 			return false;

@@ -318,7 +318,6 @@ PY
 # ---- what a sender can put in a message ----
 
 @test "hostile: mail with a long X-UIDL arriving after a session saw a short one is served (no heap overflow)" {
-	skip "BUG (mailbox.c add_xuidl): a pool loaded from the saved index has pool_cap == pool_len, and growing it to 2 * pool_cap may still be too small: heap overflow, SIGSEGV; fuzz reproducer tests/fuzz/crashes/mbox/asan-heap-overflow-add_xuidl-after-index.  Remove this skip with the fix."
 	# The first session saves an index whose X-UIDL pool holds "a" and
 	# nothing more; anyone can then mail the user messages whose X-UIDL
 	# headers are 70 octets long, which the next session adds to that pool.
