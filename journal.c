@@ -42,7 +42,7 @@
 #define JOURNAL_ASIDE "journal.unusable"
 #define FINGERPRINT_SPAN 4096
 /* Text moves through a buffer this big: few writes, bounded memory. */
-#define COPY_BUFFER (256 * 1024)
+#define COPY_BUFFER IO_BLOCK
 
 static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '1' };
 static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '1' };
@@ -492,8 +492,8 @@ static bool finish(int mbox_fd, int fd, const struct journal_header *h,
 	if (size == h->old_end)
 		return apply_and_clear(mbox_fd, fd, h, p) == JOURNAL_DONE;
 	struct text_source src[2] = {
-		{ fd, HEADER_SIZE, h->text_len, false },
-		{ mbox_fd, h->old_end, size - h->old_end, false },
+		{ fd, false, HEADER_SIZE, h->text_len },
+		{ mbox_fd, false, h->old_end, size - h->old_end },
 	};
 	if (!plan(mbox_fd, h->start, src, 2, &grown))
 		return false;

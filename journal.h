@@ -24,10 +24,10 @@
 /* A piece of the new text: length bytes at offset in fd. */
 struct text_source {
 	int fd;
-	uint64_t offset;
-	uint64_t length;
 	bool is_message; /* must still begin with a "From " line: the check
 			  * that nobody moved it costs no read of its own */
+	uint64_t offset;
+	uint64_t length;
 };
 
 enum journal_result {

@@ -770,12 +770,12 @@ static size_t kept_text(struct mailbox *mb, size_t first, uint64_t file_end,
 		if (n > 0 && src[n - 1].offset + src[n - 1].length == start)
 			src[n - 1].length += end - start;
 		else
-			src[n++] = (struct text_source){ mb->fd, start, end - start,
-							 true };
+			src[n++] = (struct text_source){ mb->fd, true, start,
+							 end - start };
 	}
 	if (file_end > mb->indexed_end)
-		src[n++] = (struct text_source){ mb->fd, mb->indexed_end,
-						 file_end - mb->indexed_end, false };
+		src[n++] = (struct text_source){ mb->fd, false, mb->indexed_end,
+						 file_end - mb->indexed_end };
 	return n;
 }
 
