@@ -241,8 +241,12 @@ static bool choose_xuidl(struct uidl_entry *e, size_t count, size_t fixed,
 	struct key_set claims;
 	size_t xuidls = 0;
 
-	for (size_t i = fixed; i < count; i++)
+	for (size_t i = fixed; i < count; i++) {
 		xuidls += e[i].xuidl_at != 0;
+		e[i].use_xuidl = false;
+	}
+	if (xuidls == 0)
+		return true; /* the usual case: no set to build */
 	if (!key_set_init(&claims, count + xuidls, true))
 		return false;
 	for (size_t i = 0; i < count; i++) {
