@@ -1,12 +1,16 @@
 #!/usr/bin/env bats
-# Issue 3, "disk full or quota hit": when a write of the update fails with
-# EFBIG (a file-size limit, ulimit -f) or ENOSPC (a full tmpfs holding the
-# spool and the state directory), QUIT answers -ERR [SYS/TEMP], the maildrop
-# is byte for byte what it was plus the mail delivered meanwhile, and no
-# journal or temporary file is left; the next session works.
+# Issue 3, "disk full or quota hit": when the update cannot be written --
+# it would cross a file-size limit (ulimit -f), or a write fails with ENOSPC
+# (a full tmpfs holding the spool and the state directory) -- QUIT answers
+# -ERR [SYS/TEMP], the maildrop is byte for byte what it was plus the mail
+# delivered meanwhile, and no journal or temporary file is left; the next
+# session works.
 #
-# Tests marked skip "BUG: ..." show a known bug (see the test); run them
-# anyway with INTEGRITY_RUN_BUGS=1.
+# journal.c compares the update's writes with RLIMIT_FSIZE before making
+# them, so under ulimit -f it refuses the update before any write could
+# cross the limit (no EFBIG, no SIGXFSZ).  The maildrop index written at
+# login has no such check: the last test makes that write really cross the
+# limit, which only an ignored SIGXFSZ survives.
 
 load helpers
 load tools/integrity
@@ -87,18 +91,20 @@ on_small_tmpfs() {
 	give_to_fixture "$SPOOL"
 }
 
-@test "issue 3 disk full: EFBIG writing the journal (ulimit -f): QUIT -ERR [SYS/TEMP], maildrop as before plus the delivery" {
+@test "issue 3 disk full: a file-size limit (ulimit -f) the journal would not fit under: QUIT -ERR [SYS/TEMP] before any write, maildrop as before plus the delivery" {
 	maildrop 40 2000000
-	# 1 MB: the journal for deleting message 1 is the whole 2 MB file.
+	# 1 MB: the journal for deleting message 1 is the whole 2 MB file, so
+	# the update is refused before it writes anything.
 	SESSION_ULIMIT_F=1024 session_start s
 	quit_fails_cleanly 1 20
 	next_session_works 41
 }
 
-@test "issue 3 disk full: EFBIG with a limit the journal fits under but the mbox does not: nothing half-written" {
+@test "issue 3 disk full: a file-size limit the journal fits under but the mbox does not: QUIT -ERR [SYS/TEMP], nothing half-written" {
 	maildrop 40 2000000
 	# 1.5 MB: message 30 starts at about 1.4 MB, so the journal (the rest
-	# of the file) fits, but rewriting the mbox in place crosses the limit.
+	# of the file) fits, but rewriting the mbox in place would cross the
+	# limit: the update is refused before it writes anything.
 	local start
 	start=$(offset_of 30)
 	[ "$start" -lt $((1536 * 1024)) ]
@@ -188,4 +194,51 @@ on_small_tmpfs() {
 	mboxcheck verify --manifest "$WORLD/manifest" --deleted "$WORLD/deleted" \
 		"$SPOOL/alice"
 	[ -z "$(state_files)" ]
+}
+
+# limited_session KB LINE...: one pipelined session (as pop3 does) under
+# ulimit -f KB, with --debug; client bytes in $WORLD/limited.out, the
+# trace and log lines in $WORLD/limited.err, the exit status in
+# $LIMITED_STATUS.  The output goes through a pipe, so only files the
+# server itself writes (and its small stderr) count against the limit.
+limited_session() {
+	local kb=$1 args
+	shift
+	mapfile -t args < <(pop3_args)
+	printf '%s\r\n' "$@" |
+		(ulimit -f "$kb" && exec "$POP3" "${args[@]}" --debug) \
+			2>"$WORLD/limited.err" | cat >"$WORLD/limited.out"
+	LIMITED_STATUS=${PIPESTATUS[1]}
+	cat "$WORLD/limited.err" >&2
+	echo "exit status $LIMITED_STATUS" >&2
+}
+
+@test "issue 3 disk full: a write that crosses the file-size limit is an EFBIG error, not a SIGXFSZ kill: the session is served and exits by QUIT" {
+	# 3000 messages, about 1.5 MB: the index the login writes to
+	# STATE/alice/index.tmp takes 64 bytes a message, about 190 KB, and
+	# crosses a 100 KB limit (after a short write, the next write is past
+	# it: the kernel sends SIGXFSZ and, ignored, the write fails with
+	# EFBIG).  Nothing else is written: reading the maildrop is not limited,
+	# and without deletions there is no update.
+	mkmaildrop --count 3000 --seed 43 "$WORLD/orig"
+	mbox alice <"$WORLD/orig"
+	local cmds=("USER alice" "PASS secret" "STAT" "LIST 1" "LIST 3000" "UIDL 2"
+		"UIDL 2999" "RETR 1" "TOP 3000 2" "RETR 1500" "NOOP" "QUIT")
+	limited_session 100 "${cmds[@]}"
+	# Killed by SIGXFSZ would be 153 (128 + 25), without an answer to PASS.
+	[ "$LIMITED_STATUS" -eq 0 ]
+	grep -q 'index: cannot write the index: File too large$' "$WORLD/limited.err"
+	[ ! -e "$STATE/alice/index.tmp" ]
+	[ ! -e "$STATE/alice/index" ]
+	cmp "$WORLD/orig" "$SPOOL/alice"
+	# Every answer is what a session without the limit sends (its own state
+	# directory, so that it scans the maildrop too and writes the index).
+	STATE="$WORLD/state-unlimited" pop3 -- "${cmds[@]}" >"$WORLD/unlimited.out"
+	[ -s "$WORLD/state-unlimited/alice/index" ]
+	grep -q $'^+OK maildrop has 3000 messages' "$WORLD/unlimited.out"
+	grep -q $'^+OK bye, 0 messages deleted, 3000 left\r$' "$WORLD/unlimited.out"
+	after_greeting "$WORLD/unlimited.out" >"$WORLD/expected"
+	after_greeting "$WORLD/limited.out" >"$WORLD/actual"
+	same_bytes "$WORLD/expected" "$WORLD/actual"
+	cmp "$WORLD/orig" "$SPOOL/alice"
 }

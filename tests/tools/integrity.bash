@@ -115,7 +115,9 @@ session_start() {
 	mkfifo "$dir/in" "$dir/out"
 	mapfile -t args < <(pop3_args)
 	(
-		[ -n "${SESSION_ULIMIT_F:-}" ] && ulimit -f "$SESSION_ULIMIT_F"
+		if [ -n "${SESSION_ULIMIT_F:-}" ]; then
+			ulimit -f "$SESSION_ULIMIT_F" || exit 125
+		fi
 		exec env ${SESSION_ENV:-} "${SESSION_BIN:-$POP3}" "${args[@]}" "$@"
 	) <"$dir/in" >"$dir/out" 2>"$dir/err" 3>&- &
 	SESSION_PID[$name]=$!
