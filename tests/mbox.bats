@@ -267,7 +267,8 @@ uw_internal() {
 	run pop3 -- "USER alice" "PASS secret" "STAT" "RETR 1" "QUIT"
 	[ "${lines[3]}" = $'+OK 0 0\r' ]
 	[ "${lines[4]}" = $'-ERR no such message\r' ]
-	[ -f "$SPOOL/alice" ] && [ ! -s "$SPOOL/alice" ]
+	[ -f "$SPOOL/alice" ]
+	[ ! -s "$SPOOL/alice" ]
 }
 
 @test "pop3-notes: a file that is not an mbox is -ERR [SYS/PERM], logged, and untouched" {
