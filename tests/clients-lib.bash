@@ -106,6 +106,17 @@ new_account() {
 	load_sizes
 }
 
+# refute_password_logged LOG: $SECRET is not in LOG, nor in either base64
+# form a client sends it in: the AUTH PLAIN message "\0$ACCOUNT\0$SECRET"
+# (curl logs in with AUTH PLAIN when CAPA offers SASL PLAIN) and the
+# password alone.
+refute_password_logged() {
+	local plain alone
+	plain=$(printf '\0%s\0%s' "$ACCOUNT" "$SECRET" | base64 -w0)
+	alone=$(printf '%s' "$SECRET" | base64 -w0)
+	refute grep -F -e "$SECRET" -e "$plain" -e "$alone" -- "$1"
+}
+
 # deliver ID: appends message ID to the maildrop, under an fcntl lock as
 # Debian's MDAs (Postfix local, procmail) take it.
 deliver() {
