@@ -58,7 +58,8 @@ view() {
 	session_expect s '^\+OK [0-9]+ [0-9]+$'
 	VIEW=$LINE
 	session_expect s '^\+OK [0-9]+ messages'
-	while session_read s && [ "$LINE" != . ]; do
+	# A LIST cut short (no line within the wait) fails, not ends the view.
+	while session_read s || return 1; [ "$LINE" != . ]; do
 		VIEW+=" | $LINE"
 	done
 }
