@@ -38,10 +38,8 @@ bool auth_name_is_valid(const char *name, size_t len)
 
 void auth_wipe(void *secret, size_t len)
 {
-	/* Through a volatile pointer so the compiler cannot drop the stores. */
-	volatile unsigned char *p = secret;
-	while (len-- > 0)
-		*p++ = 0;
+	/* explicit_bzero: stores the compiler may not drop as dead. */
+	explicit_bzero(secret, len);
 }
 
 /* Compares two crypt(3) strings without stopping at the first difference. */

@@ -83,15 +83,33 @@ bool netio_flush(struct netio *io)
 	return !io->write_failed;
 }
 
+/* Client bytes are wiped as soon as they are used: PASS and AUTH lines
+ * carry passwords, and the pre-login process must not keep them for a
+ * later compromise to find (issue 5).  Telling those lines apart here
+ * would mean parsing commands twice; a memset per input byte is cheap. */
+static void consume(struct netio *io, size_t n)
+{
+	explicit_bzero(io->in + io->in_pos, n);
+	io->in_pos += n;
+}
+
+/* Moves the unused input to the front, wiping the copy it leaves behind. */
+static void compact_input(struct netio *io)
+{
+	size_t unused = io->in_len - io->in_pos;
+
+	memmove(io->in, io->in + io->in_pos, unused);
+	explicit_bzero(io->in + unused, io->in_len - unused);
+	io->in_len = unused;
+	io->in_pos = 0;
+}
+
 /* Refills the input buffer.  Output is flushed only when the client has
  * nothing more waiting for us: pipelined commands are answered in one go. */
 static enum line_status fill_input(struct netio *io)
 {
-	if (io->in_pos > 0) {
-		memmove(io->in, io->in + io->in_pos, io->in_len - io->in_pos);
-		io->in_len -= io->in_pos;
-		io->in_pos = 0;
-	}
+	if (io->in_pos > 0)
+		compact_input(io);
 	if (wait_for(io->in_fd, POLLIN, 0) != WAIT_READY) {
 		if (!netio_flush(io))
 			return LINE_IO_ERROR;
@@ -131,10 +149,10 @@ static enum line_status discard_rest_of_line(struct netio *io)
 		char *lf = memchr(io->in + io->in_pos, '\n',
 				  io->in_len - io->in_pos);
 		if (lf) {
-			io->in_pos = (size_t)(lf - io->in) + 1;
+			consume(io, (size_t)(lf - io->in) + 1 - io->in_pos);
 			return LINE_TOO_LONG;
 		}
-		io->in_pos = io->in_len;
+		consume(io, io->in_len - io->in_pos);
 		enum line_status status = fill_input(io);
 		if (status != LINE_OK)
 			return status;
@@ -153,7 +171,7 @@ enum line_status netio_read_line(struct netio *io, char *line,
 		if (lf) {
 			size_t octets = (size_t)(lf - start) + 1;
 			if (octets > max_octets) {
-				io->in_pos += octets;
+				consume(io, octets);
 				return LINE_TOO_LONG;
 			}
 			size_t n = octets - 1;
@@ -161,7 +179,7 @@ enum line_status netio_read_line(struct netio *io, char *line,
 				n--;
 			memcpy(line, start, n);
 			*len = n;
-			io->in_pos += octets;
+			consume(io, octets);
 			return LINE_OK;
 		}
 		if (avail >= max_octets)

@@ -696,6 +696,8 @@ static enum next run_commands(struct session *s)
 		switch (netio_read_line(&s->io, line, MAX_COMMAND_LINE, &len)) {
 		case LINE_OK:
 			next = dispatch(s, line, len);
+			/* It may have been a PASS or AUTH line (issue 5). */
+			auth_wipe(line, len + 1);
 			if (next != NEXT_COMMAND)
 				return next;
 			if (s->io.write_failed) {

@@ -128,8 +128,11 @@ static bool receive_hand_over(int channel, struct netio *io)
 		return false;
 	size_t len = (size_t)head[1] | (size_t)head[2] << 8 |
 		     (size_t)head[3] << 16 | (size_t)head[4] << 24;
-	return len <= sizeof(buf) && read_full(channel, buf, len) &&
-	       netio_preload(io, buf, len);
+	bool ok = len <= sizeof(buf) && read_full(channel, buf, len) &&
+		  netio_preload(io, buf, len);
+	/* Pipelined input can hold anything, even another PASS line. */
+	auth_wipe(buf, sizeof(buf));
+	return ok;
 }
 
 static void pause_seconds(unsigned seconds)

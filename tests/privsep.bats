@@ -148,3 +148,88 @@ core_limit_zero() {
 	live_end
 	[ "$LIVE_STATUS" -eq 0 ]
 }
+
+# mem_holds PID TEXT...: whether a readable mapping of process PID holds
+# one of the TEXTs (read through /proc/PID/mem); prints where.
+mem_holds() {
+	python3 - "$@" <<-'EOF'
+		import re, sys
+		pid, needles = sys.argv[1], [t.encode() for t in sys.argv[2:]]
+		found = False
+		with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+		    for line in maps:
+		        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) r", line)
+		        if not m or line.rstrip().endswith(("[vvar]", "[vsyscall]")):
+		            continue
+		        try:
+		            mem.seek(int(m[1], 16))
+		            data = mem.read(int(m[2], 16) - int(m[1], 16))
+		        except OSError:
+		            continue
+		        for n in needles:
+		            if n in data:
+		                print(f"{n!r} in {line.strip()}")
+		                found = True
+		sys.exit(0 if found else 1)
+	EOF
+}
+
+# The pre-login process reads every password; once a PASS or AUTH line has
+# been handled, no copy may stay in its memory (issue 5: "password buffers
+# wiped after use"), where a later compromise of it could find them.
+@test "issue 5: after a failed PASS and a failed AUTH PLAIN the pre-login process keeps no copy of the passwords" {
+	is_root || skip "needs root: reading another uid's memory (/proc/PID/mem)"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local pw1=Zebra-quartz-4711-one pw2=Yak-onyx-0815-two b2
+	b2=$(printf '\0alice\0%s' "$pw2" | base64 -w0)
+	live_session
+	live_wait '^\+OK .*ready'
+	child=$(prelogin_pid)
+	# Pipelined: the CAPA after them waits in the same input buffer while
+	# they are handled, and must still be answered after the wiping.
+	live_send "USER alice" "PASS $pw1" "AUTH PLAIN $b2" "CAPA"
+	live_wait '^IMPLEMENTATION'
+	[ "$(grep -c -- '-ERR \[AUTH\] authentication failed' "$LIVE_OUT")" -eq 2 ]
+	refute mem_holds "$child" "$pw1" "$pw2" "$b2"
+	# It still holds what it should: the name from USER, say.
+	mem_holds "$child" "alice" >/dev/null
+	# Nor does the root process, which checked them.
+	refute mem_holds "$LIVE_PID" "$pw1" "$pw2"
+	live_send "QUIT"
+	live_end
+	[ "$LIVE_STATUS" -eq 0 ]
+}
+
+# challenges N: waits until the live session has sent N "+ " challenges.
+challenges() {
+	local tries=200
+	until [ "$(grep -c '^+ ' "$LIVE_OUT")" -ge "$1" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+
+@test "issue 5: after AUTH PLAIN continuation lines, even an over-long one, the pre-login process keeps no copy" {
+	is_root || skip "needs root: reading another uid's memory (/proc/PID/mem)"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local pw=Gnu-jade-2342-three long b b_long
+	long=$(printf 'L%.0s' $(seq 300))
+	b=$(printf '\0alice\0%s' "$pw" | base64 -w0)
+	b_long=$(printf '\0alice\0%s' "$long$pw" | base64 -w0)
+	live_session
+	live_wait '^\+OK .*ready'
+	child=$(prelogin_pid)
+	# An over-long response is discarded unread, but it was read all the same.
+	live_send "AUTH PLAIN"
+	challenges 1
+	live_send "$b_long$b_long$b_long" "AUTH PLAIN"
+	challenges 2
+	live_send "$b" "CAPA"
+	live_wait '^IMPLEMENTATION'
+	[ "$(grep -c -- '-ERR \[AUTH\] ' "$LIVE_OUT")" -eq 2 ]
+	refute mem_holds "$child" "$pw" "$b" "${b_long:40:40}"
+	live_send "QUIT"
+	live_end
+	[ "$LIVE_STATUS" -eq 0 ]
+}
