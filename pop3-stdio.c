@@ -67,6 +67,7 @@ struct session {
 	const struct config *config;
 	enum pop3_state state;
 	login_checker check;
+	login_refuser refuse; /* NULL: refusals are only counted here */
 	void *check_context;
 	bool user_just_given; /* RFC 1939: PASS must follow a USER */
 	char user[MAX_USER_NAME + 1];
@@ -198,25 +199,15 @@ static void end_multiline(struct session *s)
 
 /* ---- AUTHORIZATION ---- */
 
-static enum next login(struct session *s, const char *user, size_t user_len,
-		       char *password, size_t password_len)
+/* Every failed login ends here, whatever its reason, so that the client
+ * sees the same line for all of them (RFC 3206 [AUTH]). */
+static enum next login_failed(struct session *s, enum login_verdict v)
 {
-	enum login_verdict v =
-	    s->check(s->check_context, user, user_len, password, password_len);
-
-	auth_wipe(password, password_len);
-	if (v == LOGIN_ACCEPTED) {
-		memcpy(s->user, user, user_len);
-		s->user[user_len] = '\0';
-		s->user_len = user_len;
-		return NEXT_LOGGED_IN;
-	}
 	if (v == LOGIN_TEMPFAIL) {
 		err(s, "SYS/TEMP", "cannot check logins now, try again later");
 		s->end_reason = "login check unavailable";
 		return NEXT_CLOSE;
 	}
-	/* Unknown user, wrong password, blocked user: all the same here. */
 	if (++s->failures >= MAX_LOGIN_FAILURES) {
 		err(s, "AUTH", "authentication failed; too many failures, closing");
 		s->end_reason = "too many login failures";
@@ -224,6 +215,32 @@ static enum next login(struct session *s, const char *user, size_t user_len,
 	}
 	err(s, "AUTH", "authentication failed");
 	return NEXT_COMMAND;
+}
+
+static enum next login(struct session *s, const char *user, size_t user_len,
+		       char *password, size_t password_len)
+{
+	enum login_verdict v =
+	    s->check(s->check_context, user, user_len, password, password_len);
+
+	auth_wipe(password, password_len);
+	if (v != LOGIN_ACCEPTED)
+		return login_failed(s, v);
+	memcpy(s->user, user, user_len);
+	s->user[user_len] = '\0';
+	s->user_len = user_len;
+	return NEXT_LOGGED_IN;
+}
+
+/* An attempt that fails before any credentials can be checked (a garbled
+ * AUTH PLAIN response) is still reported to the parent, which waits,
+ * logs and counts it like a wrong password: no free or faster guesses. */
+static enum next login_refused(struct session *s, enum login_refusal why)
+{
+	enum login_verdict v =
+	    s->refuse ? s->refuse(s->check_context, why) : LOGIN_REJECTED;
+
+	return login_failed(s, v == LOGIN_ACCEPTED ? LOGIN_TEMPFAIL : v);
 }
 
 static enum next cmd_user(struct session *s, const struct args *a)
@@ -257,7 +274,7 @@ static enum next cmd_pass(struct session *s, const struct args *a)
 	return next;
 }
 
-enum sasl_read { SASL_GOT, SASL_REFUSED, SASL_CLOSED };
+enum sasl_read { SASL_GOT, SASL_TOO_LONG, SASL_CLOSED };
 
 /* RFC 5034 4: an empty challenge "+ ", then one line from the client. */
 static enum sasl_read read_sasl_response(struct session *s, char *line,
@@ -270,8 +287,8 @@ static enum sasl_read read_sasl_response(struct session *s, char *line,
 		trace(s, "C:", "********", 8);
 		return SASL_GOT;
 	case LINE_TOO_LONG:
-		err(s, "AUTH", "authentication response too long");
-		return SASL_REFUSED;
+		trace(s, "C:", "(line too long)", 15);
+		return SASL_TOO_LONG;
 	case LINE_EOF:
 	case LINE_TIMEOUT:
 	case LINE_IO_ERROR:
@@ -297,21 +314,16 @@ static enum next plain_login(struct session *s, const char *response,
 	struct plain_credentials creds;
 	enum next next;
 
+	/* RFC 5034 4: "*" cancels with -ERR.  It carries no credentials, so
+	 * it is no guess to slow down or count; the idle timeout bounds a
+	 * client that only ever cancels. */
 	if (len == 1 && response[0] == '*') {
-		err(s, NULL, "authentication cancelled"); /* RFC 5034 4 */
+		err(s, NULL, "authentication cancelled");
 		return NEXT_COMMAND;
 	}
 	if (!sasl_plain_parse(response, len, &creds)) {
 		auth_wipe(&creds, sizeof(creds));
-		/* Counted like a failed login: no free guesses. */
-		if (++s->failures >= MAX_LOGIN_FAILURES) {
-			err(s, "AUTH", "invalid AUTH PLAIN response; too many "
-				       "failures, closing");
-			s->end_reason = "too many login failures";
-			return NEXT_CLOSE;
-		}
-		err(s, "AUTH", "invalid AUTH PLAIN response");
-		return NEXT_COMMAND;
+		return login_refused(s, REFUSED_BAD_AUTH_RESPONSE);
 	}
 	next = login(s, creds.user, creds.user_len, creds.password,
 		     creds.password_len);
@@ -337,8 +349,8 @@ static enum next cmd_auth(struct session *s, const struct args *a)
 	switch (read_sasl_response(s, line, &len)) {
 	case SASL_GOT:
 		break;
-	case SASL_REFUSED:
-		return NEXT_COMMAND;
+	case SASL_TOO_LONG:
+		return login_refused(s, REFUSED_AUTH_TOO_LONG);
 	case SASL_CLOSED:
 		return NEXT_CLOSE;
 	}
@@ -924,6 +936,11 @@ static enum login_verdict ask_parent(void *context, const char *user,
 			   password_len);
 }
 
+static enum login_verdict tell_parent(void *context, enum login_refusal why)
+{
+	return privsep_refuse(*(int *)context, why);
+}
+
 static int run_prelogin(const struct config *config, int channel)
 {
 	if (!auth_become_prelogin(config->prelogin_user, config->chroot_dir))
@@ -932,6 +949,7 @@ static int run_prelogin(const struct config *config, int channel)
 					ask_parent, &channel);
 	if (!s)
 		return 1;
+	s->refuse = tell_parent;
 	greet(s);
 	if (run_commands(s) != NEXT_LOGGED_IN)
 		return end_session(s);

@@ -37,9 +37,15 @@ typedef enum login_verdict (*login_checker)(void *context, const char *user,
 					     const char *password,
 					     size_t password_len);
 
+/* Reports a login attempt refused before its credentials could be
+ * checked (privsep_refuse); answers like a checker that said no. */
+typedef enum login_verdict (*login_refuser)(void *context,
+					     enum login_refusal why);
+
 /* A whole session in this process: AUTHORIZATION with check() deciding
  * logins, then TRANSACTION on the maildrop config->spool_dir/<user> with
- * no privilege change.  For tests and fuzzing; returns the exit status. */
+ * no privilege change.  For tests and fuzzing; returns the exit status.
+ * Refused attempts are counted in this process, with no delay or log. */
 int pop3_run_in_process(const struct config *config, int in_fd, int out_fd,
 			login_checker check, void *context);
 

@@ -2,6 +2,7 @@
  * Privilege separation.  See privsep.h.
  *
  * Child to parent:  'L' u16 user_len, user, u16 password_len, password
+ *                   'F' u8 why, an attempt it refused (enum login_refusal)
  *                   'H' u32 len, the client input read but not yet used
  * Parent to child:  'Y' accepted, 'N' rejected, 'T' cannot check now
  * Integers are little-endian.  Lengths are checked against the limits
@@ -22,7 +23,7 @@
 #include "fileio.h"
 #include "logtext.h"
 
-enum { MSG_LOGIN = 'L', MSG_HAND_OVER = 'H' };
+enum { MSG_LOGIN = 'L', MSG_REFUSED = 'F', MSG_HAND_OVER = 'H' };
 enum { VERDICT_YES = 'Y', VERDICT_NO = 'N', VERDICT_TEMP = 'T' };
 
 struct login_request {
@@ -57,11 +58,21 @@ static void put_u16(unsigned char *p, size_t v)
 	p[1] = (unsigned char)(v >> 8);
 }
 
+static enum login_verdict read_verdict(int channel)
+{
+	unsigned char verdict;
+
+	if (!read_full(channel, &verdict, 1))
+		return LOGIN_TEMPFAIL;
+	if (verdict == VERDICT_YES)
+		return LOGIN_ACCEPTED;
+	return verdict == VERDICT_NO ? LOGIN_REJECTED : LOGIN_TEMPFAIL;
+}
+
 enum login_verdict privsep_ask(int channel, const char *user, size_t user_len,
 			       const char *password, size_t password_len)
 {
 	unsigned char msg[1 + 2 + MAX_USER_NAME + 2 + MAX_PASSWORD];
-	unsigned char verdict;
 	size_t n = 0;
 
 	if (user_len > MAX_USER_NAME || password_len > MAX_PASSWORD)
@@ -75,11 +86,17 @@ enum login_verdict privsep_ask(int channel, const char *user, size_t user_len,
 	n += 2 + password_len;
 	bool sent = write_full(channel, msg, n);
 	auth_wipe(msg, sizeof(msg));
-	if (!sent || !read_full(channel, &verdict, 1))
+	return sent ? read_verdict(channel) : LOGIN_TEMPFAIL;
+}
+
+enum login_verdict privsep_refuse(int channel, enum login_refusal why)
+{
+	unsigned char msg[2] = { MSG_REFUSED, (unsigned char)why };
+
+	if (!write_full(channel, msg, sizeof(msg)))
 		return LOGIN_TEMPFAIL;
-	if (verdict == VERDICT_YES)
-		return LOGIN_ACCEPTED;
-	return verdict == VERDICT_NO ? LOGIN_REJECTED : LOGIN_TEMPFAIL;
+	enum login_verdict v = read_verdict(channel);
+	return v == LOGIN_ACCEPTED ? LOGIN_TEMPFAIL : v;
 }
 
 bool privsep_hand_over(int channel, struct netio *io)
@@ -169,6 +186,52 @@ static void log_outcome(const struct login_request *req,
 		       auth_outcome_text(outcome));
 }
 
+/* A login to check: reads it, checks it, logs it; false when the request
+ * was malformed. */
+static bool answer_login(int channel, const struct auth_config *config,
+			 struct account *account, unsigned char *verdict)
+{
+	struct login_request req;
+	bool ok = read_request(channel, &req);
+
+	if (ok) {
+		enum auth_outcome outcome =
+		    auth_check(config, req.user, req.user_len, req.password,
+			       req.password_len, account);
+		log_outcome(&req, outcome);
+		*verdict = outcome == AUTH_OK		 ? VERDICT_YES
+			   : outcome == AUTH_SYSTEM_ERROR ? VERDICT_TEMP
+							  : VERDICT_NO;
+	}
+	auth_wipe(&req, sizeof(req));
+	return ok;
+}
+
+static const char *refusal_text(unsigned char why)
+{
+	switch (why) {
+	case REFUSED_BAD_AUTH_RESPONSE:
+		return "invalid AUTH PLAIN response";
+	case REFUSED_AUTH_TOO_LONG:
+		return "AUTH response too long";
+	}
+	return NULL;
+}
+
+/* An attempt the child refused has no name to log: "(no name)" stands in,
+ * and cannot be taken for a user's (no valid name has a space). */
+static bool answer_refusal(int channel, unsigned char *verdict)
+{
+	unsigned char why;
+	const char *reason = read_full(channel, &why, 1) ? refusal_text(why) : NULL;
+
+	if (!reason)
+		return false;
+	syslog(LOG_NOTICE, "login failed: user (no name): %s", reason);
+	*verdict = VERDICT_NO;
+	return true;
+}
+
 /* A child that breaks the protocol is compromised or broken: end it. */
 static bool violation(pid_t child, int *exit_status, const char *what)
 {
@@ -179,44 +242,44 @@ static bool violation(pid_t child, int *exit_status, const char *what)
 	return false;
 }
 
+/* After a login: the child's unread input comes over, and it ends. */
+static bool take_over(int channel, pid_t child, struct netio *io,
+		      int *exit_status)
+{
+	unsigned char yes = VERDICT_YES;
+
+	if (!write_full(channel, &yes, 1) || !receive_hand_over(channel, io))
+		return violation(child, exit_status, "hand-over failed");
+	*exit_status = wait_for_child(child);
+	return *exit_status == 0;
+}
+
 bool privsep_serve(int channel, pid_t child, const struct auth_config *config,
 		   unsigned fail_delay, struct account *account,
 		   struct netio *io, int *exit_status)
 {
 	unsigned failures = 0;
-	struct login_request req;
 
 	for (;;) {
-		unsigned char type;
+		unsigned char type, verdict;
 		if (!read_full(channel, &type, 1)) {
 			*exit_status = wait_for_child(child);
 			return false;
 		}
-		if (type != MSG_LOGIN || failures >= MAX_LOGIN_FAILURES)
+		if ((type != MSG_LOGIN && type != MSG_REFUSED) ||
+		    failures >= MAX_LOGIN_FAILURES)
 			return violation(child, exit_status, "unexpected request");
-		if (!read_request(channel, &req)) {
-			auth_wipe(&req, sizeof(req));
+		bool ok = type == MSG_LOGIN
+			      ? answer_login(channel, config, account, &verdict)
+			      : answer_refusal(channel, &verdict);
+		if (!ok)
 			return violation(child, exit_status, "malformed request");
-		}
-		enum auth_outcome outcome =
-		    auth_check(config, req.user, req.user_len, req.password,
-			       req.password_len, account);
-		auth_wipe(req.password, sizeof(req.password));
-		log_outcome(&req, outcome);
-		if (outcome == AUTH_OK) {
-			unsigned char yes = VERDICT_YES;
-			if (!write_full(channel, &yes, 1) ||
-			    !receive_hand_over(channel, io))
-				return violation(child, exit_status,
-						 "hand-over failed");
-			*exit_status = wait_for_child(child);
-			return *exit_status == 0;
-		}
+		if (verdict == VERDICT_YES)
+			return take_over(channel, child, io, exit_status);
+		/* Every failure, whatever its kind, waits and counts alike. */
 		failures++;
 		pause_seconds(fail_delay);
-		unsigned char no = outcome == AUTH_SYSTEM_ERROR ? VERDICT_TEMP
-								 : VERDICT_NO;
-		if (!write_full(channel, &no, 1)) {
+		if (!write_full(channel, &verdict, 1)) {
 			*exit_status = wait_for_child(child);
 			return false;
 		}

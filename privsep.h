@@ -23,6 +23,13 @@ enum login_verdict {
 	LOGIN_TEMPFAIL, /* the server cannot check logins now */
 };
 
+/* Why the pre-login process refused a login attempt itself, having no
+ * credentials to ask about; the values are the bytes on the socketpair. */
+enum login_refusal {
+	REFUSED_BAD_AUTH_RESPONSE = 'P', /* not a valid AUTH PLAIN message */
+	REFUSED_AUTH_TOO_LONG = 'L',     /* AUTH response line over the limit */
+};
+
 /* Forks.  Returns the child's pid in the parent, 0 in the child, -1 on
  * error; *channel is this side's end of the socketpair. */
 pid_t privsep_fork(int *channel);
@@ -30,6 +37,9 @@ pid_t privsep_fork(int *channel);
 /* Child side: asks the parent; the password is wiped by the caller. */
 enum login_verdict privsep_ask(int channel, const char *user, size_t user_len,
 			       const char *password, size_t password_len);
+/* Child side: reports a refused attempt, which the parent waits for, logs
+ * and counts like any failed login.  Never LOGIN_ACCEPTED. */
+enum login_verdict privsep_refuse(int channel, enum login_refusal why);
 /* Child side, after LOGIN_ACCEPTED: flushes the client output and hands
  * the unread client input to the parent. */
 bool privsep_hand_over(int channel, struct netio *io);
