@@ -49,6 +49,7 @@ enum next { NEXT_COMMAND, NEXT_LOGGED_IN, NEXT_CLOSE };
 enum arg_shape {
 	ARG_NONE,
 	ARG_TEXT,          /* the rest of the line, required */
+	ARG_NAME,          /* the rest of the line after a space, maybe empty */
 	ARG_OPTIONAL_TEXT,
 	ARG_MESSAGE,       /* an existing, undeleted message number */
 	ARG_OPTIONAL_MESSAGE,
@@ -58,6 +59,7 @@ enum arg_shape {
 struct args {
 	const char *text;
 	size_t text_len;
+	bool spaced; /* a space followed the keyword */
 	bool has_message;
 	size_t message; /* 0-based */
 	uint64_t lines;
@@ -527,7 +529,7 @@ static enum next cmd_quit(struct session *s, const struct args *a)
 }
 
 static const struct command commands[] = {
-	{ "USER", cmd_user, STATE_AUTHORIZATION, ARG_TEXT, false },
+	{ "USER", cmd_user, STATE_AUTHORIZATION, ARG_NAME, false },
 	{ "PASS", cmd_pass, STATE_AUTHORIZATION, ARG_TEXT, true },
 	{ "AUTH", cmd_auth, STATE_AUTHORIZATION, ARG_OPTIONAL_TEXT, true },
 	{ "CAPA", cmd_capa, BOTH_STATES, ARG_NONE, false },
@@ -608,18 +610,25 @@ static bool check_arguments(struct session *s, enum arg_shape shape,
 {
 	bool present = a->text_len > 0;
 
-	if (!present)
-		a->text = NULL;
 	switch (shape) {
 	case ARG_NONE:
 		if (present)
 			err(s, NULL, "no arguments expected");
 		return !present;
+	case ARG_NAME:
+		/* "USER " names the empty user: answered like any name, then
+		 * refused at PASS like every invalid one, and logged (issue 2).
+		 * A bare "USER" lacks RFC 1939's required argument. */
+		if (!a->spaced)
+			err(s, NULL, "argument required");
+		return a->spaced;
 	case ARG_TEXT:
 		if (!present)
 			err(s, NULL, "argument required");
 		return present;
 	case ARG_OPTIONAL_TEXT:
+		if (!present)
+			a->text = NULL;
 		return true;
 	case ARG_OPTIONAL_MESSAGE:
 		if (!present)
@@ -673,7 +682,8 @@ static enum next dispatch(struct session *s, char *line, size_t len)
 	size_t name_len = space ? (size_t)(space - line) : len;
 	const struct command *c = find_command(line, name_len);
 	struct args a = { .text = space ? space + 1 : line + len,
-			  .text_len = space ? len - name_len - 1 : 0 };
+			  .text_len = space ? len - name_len - 1 : 0,
+			  .spaced = space != NULL };
 
 	trace_command(s, c, line, len);
 	s->user_just_given = false;

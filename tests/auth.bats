@@ -126,6 +126,18 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	grep -q 'login failed: user alice x: invalid user name' <<<"$stderr"
 }
 
+@test "issue 2: an empty name (\"USER \") is answered like any name, then refused like a failed login and logged" {
+	# A bare "USER" has no argument (RFC 1939 7: required) and stays a
+	# syntax error; "USER " names the empty user, an invalid name.
+	run --separate-stderr pop3 -d -- "USER " "PASS secret" "USER" "QUIT"
+	[ "${lines[1]}" = $'+OK send PASS\r' ]
+	[ "${lines[2]}" = "$FAILED" ]
+	[ "${lines[3]}" = $'-ERR argument required\r' ]
+	grep -q 'login failed: user : invalid user name' <<<"$stderr"
+	run pop3 -- "USER " "PASS a" "USER " "PASS b" "USER " "PASS c" "QUIT"
+	[ "${lines[6]}" = "$CLOSING" ]
+}
+
 @test "issue 2: e-mail addresses are user names; their maildrop is SPOOL/<address>" {
 	add_user john@example.com pw
 	printf '%s\nSubject: j\n\nfor john\n' "$FROM_LINE" | mbox john@example.com
