@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <paths.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdint.h>
@@ -20,9 +21,25 @@
 #include "blocklist.h"
 #include "number.h"
 
-/* Used when the file holds no hash to imitate: yescrypt at Debian's default
- * cost, with a fixed salt (no password matches it in practice). */
+/* Used when the source holds no hash to imitate: yescrypt at Debian's
+ * default cost, with a fixed salt (no password matches it in practice). */
 #define FALLBACK_SETTING "$y$j9T$Ax5Ndn0PmIOJN9xIY3bVb/"
+
+/* A failed look-up (unknown user, invalid name, locked account) still runs
+ * crypt(3), and it must cost what a real user's check costs, or the time
+ * taken tells who exists: SHA-512 at 5000 rounds takes ~1 ms, yescrypt
+ * ~20 ms.  So it imitates a real hash of the same source, used whole as
+ * the setting: crypt(3) takes the method, the cost parameters ("$6$",
+ * "$6$rounds=N$", "$y$j9T$", "$2b$12$") and the salt from it and ignores
+ * the rest.  Whose salt it is does not matter: the result is thrown away.
+ * A locked hash ("!" in front, from usermod -L) still names its method;
+ * "*", "x" or an empty field name none (NULL). */
+static const char *imitation_of(const char *hash)
+{
+	while (*hash == '!')
+		hash++;
+	return hash[0] == '$' ? hash : NULL;
+}
 
 bool auth_name_is_valid(const char *name, size_t len)
 {
@@ -120,7 +137,9 @@ bool auth_find_virtual(FILE *in, const char *user, struct virtual_user *found,
 	bool matched = false;
 
 	first_hash[0] = '\0';
-	while (!matched && (got = getline(&line, &cap, in)) >= 0) {
+	/* The whole file is read whatever the name, so that whether and
+	 * where a user's line is does not show in the time taken. */
+	while ((got = getline(&line, &cap, in)) >= 0) {
 		size_t len = strnlen(line, (size_t)got);
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
@@ -130,9 +149,11 @@ bool auth_find_virtual(FILE *in, const char *user, struct virtual_user *found,
 		if (line[0] == '#' || !parse_virtual_line(line, &name, &hash, &vu))
 			continue;
 		strip_crypt_prefix(hash);
-		if (first_hash[0] == '\0')
+		/* Best a hash that names its method, for imitation_of. */
+		if (first_hash[0] == '\0' ||
+		    (!imitation_of(first_hash) && imitation_of(hash)))
 			memcpy(first_hash, hash, strlen(hash) + 1);
-		if (strcmp(name, user) != 0)
+		if (matched || strcmp(name, user) != 0)
 			continue;
 		memcpy(vu.hash, hash, strlen(hash) + 1);
 		*found = vu;
@@ -144,6 +165,7 @@ bool auth_find_virtual(FILE *in, const char *user, struct virtual_user *found,
 	return matched;
 }
 
+/* user NULL: an invalid name, which matches no line but costs the same. */
 static enum auth_outcome check_virtual(const struct auth_config *config,
 				       const char *user, const char *password,
 				       struct account *account)
@@ -160,12 +182,17 @@ static enum auth_outcome check_virtual(const struct auth_config *config,
 		password_matches(password, NULL, FALLBACK_SETTING);
 		return AUTH_SYSTEM_ERROR;
 	}
-	bool known = auth_find_virtual(in, user, &vu, first_hash);
+	/* No line has an empty name (parse_virtual_line refuses them). */
+	bool known = auth_find_virtual(in, user ? user : "", &vu, first_hash);
 	bool failed = ferror(in);
 	(void)fclose(in); /* read only: a failed close loses nothing */
-	const char *imitate = first_hash[0] ? first_hash : FALLBACK_SETTING;
-	bool match = password_matches(password, known ? vu.hash : NULL, imitate);
+	const char *imitate = known ? imitation_of(vu.hash) : NULL;
+	if (!imitate)
+		imitate = imitation_of(first_hash);
+	bool match = password_matches(password, known ? vu.hash : NULL,
+				      imitate ? imitate : FALLBACK_SETTING);
 	auth_wipe(vu.hash, sizeof(vu.hash));
+	auth_wipe(first_hash, sizeof(first_hash));
 	if (failed) {
 		syslog(LOG_ERR, "passwd file %s: read error", config->passwd_file);
 		return AUTH_SYSTEM_ERROR;
@@ -193,19 +220,44 @@ static bool account_expired(const struct spwd *sp)
 	return sp && sp->sp_expire > 0 && today >= sp->sp_expire;
 }
 
-static enum auth_outcome check_system(const struct auth_config *config,
-				      const char *user, const char *password,
-				      struct account *account)
+/* For system accounts the hash to imitate is the first in the shadow file
+ * that names a method: the accounts passwd(1) made, with the method and
+ * cost PAM is set to.  Read from the file itself, not through NSS, so the
+ * look-up is local and short (it stops at the first such entry). */
+static const char *shadow_imitation(char out[256])
 {
-	(void)config;
-	errno = 0;
-	struct passwd *pw = getpwnam(user);
-	if (!pw) {
-		password_matches(password, NULL, FALLBACK_SETTING);
-		if (errno != 0 && errno != ENOENT && errno != ESRCH)
-			syslog(LOG_ERR, "getpwnam: %m");
-		return AUTH_UNKNOWN_USER;
+	char buf[4096];
+	struct spwd entry, *sp;
+	const char *found = NULL;
+	FILE *in = fopen(_PATH_SHADOW, "re");
+
+	if (!in)
+		return FALLBACK_SETTING;
+	while (!found && fgetspent_r(in, &entry, buf, sizeof(buf), &sp) == 0) {
+		const char *setting = imitation_of(sp->sp_pwdp);
+		if (setting && strlen(setting) < 256)
+			found = memcpy(out, setting, strlen(setting) + 1);
 	}
+	auth_wipe(buf, sizeof(buf));
+	(void)fclose(in); /* read only: a failed close loses nothing */
+	return found ? found : FALLBACK_SETTING;
+}
+
+static bool system_password_matches(const char *password, const char *hash)
+{
+	char buf[256];
+	const char *imitate = hash ? imitation_of(hash) : NULL;
+	bool usable = hash && hash[0] != '\0' && hash[0] != '!' && hash[0] != '*';
+
+	if (!usable && !imitate)
+		imitate = shadow_imitation(buf);
+	bool match = password_matches(password, hash, imitate);
+	auth_wipe(buf, sizeof(buf));
+	return match;
+}
+
+static void set_system_account(const struct passwd *pw, struct account *account)
+{
 	account->system = true;
 	account->has_ids = true;
 	account->uid = pw->pw_uid;
@@ -214,11 +266,27 @@ static enum auth_outcome check_system(const struct auth_config *config,
 	int n = snprintf(account->home, sizeof(account->home), "%s", pw->pw_dir);
 	if (n < 0 || (size_t)n >= sizeof(account->home))
 		account->home[0] = '\0';
+}
+
+/* user NULL: an invalid name, which is looked up nowhere but costs the
+ * same as an unknown one. */
+static enum auth_outcome check_system(const char *user, const char *password,
+				      struct account *account)
+{
+	errno = 0;
+	struct passwd *pw = user ? getpwnam(user) : NULL;
+	if (!pw) {
+		system_password_matches(password, NULL);
+		if (errno != 0 && errno != ENOENT && errno != ESRCH)
+			syslog(LOG_ERR, "getpwnam: %m");
+		return AUTH_UNKNOWN_USER;
+	}
+	set_system_account(pw, account);
 	struct spwd *sp = getspnam(user);
 	if (!sp && errno == EACCES)
 		syslog(LOG_ERR, "cannot read the shadow file (not root?)");
 	const char *hash = sp ? sp->sp_pwdp : pw->pw_passwd;
-	if (!password_matches(password, hash, FALLBACK_SETTING))
+	if (!system_password_matches(password, hash))
 		return AUTH_BAD_PASSWORD;
 	if (account_expired(sp))
 		return AUTH_UNUSABLE;
@@ -235,15 +303,19 @@ enum auth_outcome auth_check(const struct auth_config *config,
 		     strlen(user) == user_len && strlen(password) == password_len;
 
 	memset(account, 0, sizeof(*account));
+	if (valid)
+		memcpy(account->name, user, user_len + 1);
+	/* An invalid name is checked with no name: it costs what an
+	 * unknown user does, and is then refused. */
+	const char *name = valid ? user : NULL;
+	if (config->passwd_file)
+		outcome = check_virtual(config, name, password, account);
+	else
+		outcome = check_system(name, password, account);
 	if (!valid) {
-		password_matches(password, NULL, FALLBACK_SETTING);
+		memset(account, 0, sizeof(*account));
 		return AUTH_INVALID_NAME;
 	}
-	memcpy(account->name, user, user_len + 1);
-	if (config->passwd_file)
-		outcome = check_virtual(config, user, password, account);
-	else
-		outcome = check_system(config, user, password, account);
 	/* Checked after the password so that a blocked user's right
 	 * password takes as long as a wrong one and reveals nothing. */
 	switch (blocklist_check(config->blocklist, config->blocklist_named, user)) {

@@ -56,8 +56,10 @@ const char *auth_outcome_text(enum auth_outcome outcome);
  * '/', not starting with '.', no control characters or spaces. */
 bool auth_name_is_valid(const char *name, size_t len);
 
-/* Looks user up in an open virtual-users file; *first_hash receives the
- * first hash in the file (for timing-equal checks of unknown users). */
+/* Looks user up in an open virtual-users file, read to its end; the first
+ * line for user wins.  *first_hash receives the first hash in the file
+ * that names a crypt(3) method ("$..."), else the first hash at all (for
+ * timing-equal checks of unknown users). */
 struct virtual_user {
 	char hash[256];
 	bool has_ids;

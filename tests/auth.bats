@@ -194,6 +194,40 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[[ "${lines[6]}" == -ERR* ]]
 }
 
+# ---- what a failed lookup costs (issue 5: timing reveals nothing) ----
+
+# spied LINE...: a session under tests/tools/crypt-spy.c, built once for
+# this file; $WORLD/crypt.log then holds the setting of each crypt_r call.
+spied() {
+	local spy=$BATS_FILE_TMPDIR/crypt-spy.so
+	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$TOP/tests/tools/crypt-spy.c" -ldl
+	: >"$WORLD/crypt.log"
+	# A sanitized build's runtime would refuse a library loaded before it.
+	CRYPT_SPY_LOG="$WORLD/crypt.log" LD_PRELOAD="$spy" \
+		ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 pop3 "$@" >/dev/null || true
+}
+
+# methods_used: each crypt_r setting of the last spied session cut to its
+# method and cost ("$6$rounds=7000", "$y$jAT"), one a line.
+methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
+
+@test "issue 5: unknown and invalid names are hashed with the passwd file's method and cost" {
+	# Not a timing test (bench/timing-logins measures): it checks that the
+	# stand-in hash is the kind the file's users have, so it costs the same.
+	local h method
+	for h in "$(mkpasswd -m sha-512 -R 7000 pw)" "$(mkpasswd -m yescrypt -R 6 pw)"; do
+		method=$(cut -d'$' -f1-3 <<<"$h")
+		: >"$PASSWD"
+		add_user_hash locked "!$h" # locked (usermod -L): still names its method
+		add_user_hash carol "$h"
+		spied -- "USER nosuch" "PASS x" "USER .hidden" "PASS x" "AUTH PLAIN $(plain '' '' x)"
+		[ "$(wc -l <"$WORLD/crypt.log")" -eq 3 ]
+		[ "$(methods_used | sort -u)" = "$method" ] || { methods_used; false; }
+		spied -- "USER locked" "PASS x" "USER carol" "PASS x" "USER carol" "PASS pw" "QUIT"
+		[ "$(methods_used | sort -u)" = "$method" ] || { methods_used; false; }
+	done
+}
+
 @test "issue 2: as root, a virtual user without uid:gid is refused" {
 	is_root || skip "needs root: without it the line is served as the invoking user"
 	printf 'nouid:%s\n' "$(openssl passwd -6 pw)" >>"$PASSWD"
@@ -237,6 +271,38 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	same_bytes "$WORLD/expected" "$WORLD/actual"
 	grep -q 'login failed: user sysuser: bad password' "$WORLD/err"
 	grep -q 'login failed: user root: account not usable' "$WORLD/err"
+}
+
+@test "issue 5: an unknown or invalid system account is hashed like the first shadow entry that has a password" {
+	is_root || skip "needs root (to read shadow, and to stand in a test passwd/shadow)"
+	unshare -m true 2>/dev/null || skip "no private mount namespace here (unshare -m)"
+	local h
+	h=$(mkpasswd -m sha-512 -R 7000 syspw)
+	grep -E '^(root|nobody):' /etc/passwd >"$WORLD/etc-passwd"
+	printf 'sysuser:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$FIXTURE_UID" "$FIXTURE_GID" >>"$WORLD/etc-passwd"
+	# root and nobody have no password: the first that does is sysuser's.
+	printf 'root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\nsysuser:%s:19000:0:99999:7:::\n' \
+		"$h" >"$WORLD/etc-shadow"
+	chmod 600 "$WORLD/etc-shadow"
+	printf 'USER ghost\r\nPASS x\r\nUSER nobody\r\nPASS x\r\nUSER .x\r\nPASS x\r\n' >"$WORLD/in"
+	spied_system() {
+		unshare -m sh -c '{ mount --bind "$1/etc-passwd" /etc/passwd &&
+			mount --bind "$1/etc-shadow" /etc/shadow; } || exit 99
+			exec "$2" -d --spool="$1/spool" --state-dir="$1/state" --blocklist="$1/blocked-users" \
+				--fail-delay=0 <"$1/in"' sh "$WORLD" "$POP3"
+	}
+	local spy=$BATS_FILE_TMPDIR/crypt-spy.so status=0
+	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$TOP/tests/tools/crypt-spy.c" -ldl
+	: >"$WORLD/crypt.log"
+	CRYPT_SPY_LOG="$WORLD/crypt.log" LD_PRELOAD="$spy" ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
+		spied_system >"$WORLD/out" 2>"$WORLD/err" || status=$?
+	[ "$status" -ne 99 ] || skip "cannot bind-mount in a private namespace here"
+	grep -q 'login failed: user ghost: unknown user' "$WORLD/err"
+	grep -q 'login failed: user nobody: bad password' "$WORLD/err"
+	grep -q 'login failed: user .x: invalid user name' "$WORLD/err"
+	[ "$(grep -c -- '-ERR \[AUTH\] authentication failed' "$WORLD/out")" -eq 3 ]
+	[ "$(wc -l <"$WORLD/crypt.log")" -eq 3 ]
+	[ "$(methods_used | sort -u)" = '$6$rounds=7000' ] || { methods_used; false; }
 }
 
 # ---- AUTH PLAIN ----
