@@ -293,6 +293,26 @@ static enum auth_outcome check_system(const char *user, const char *password,
 	return AUTH_OK;
 }
 
+/* Root must never serve a session, nor the pre-login account: that one
+ * runs everything a stranger can reach, and if it were a mail user too, a
+ * compromise of it would read and change that user's mail. */
+static bool forbidden_uid(const struct auth_config *config, const char *user,
+			  uid_t uid)
+{
+	if (!config->as_root)
+		return false;
+	if (uid == 0) {
+		syslog(LOG_ERR, "user %s: would serve as uid 0; refused", user);
+		return true;
+	}
+	if (config->has_prelogin_uid && uid == config->prelogin_uid) {
+		syslog(LOG_ERR, "user %s: would serve as uid %lu, the pre-login "
+				"account's; refused", user, (unsigned long)uid);
+		return true;
+	}
+	return false;
+}
+
 enum auth_outcome auth_check(const struct auth_config *config,
 			     const char *user, size_t user_len,
 			     const char *password, size_t password_len,
@@ -329,10 +349,8 @@ enum auth_outcome auth_check(const struct auth_config *config,
 		outcome = AUTH_SYSTEM_ERROR;
 		break;
 	}
-	if (outcome == AUTH_OK && config->as_root && account->uid == 0) {
-		syslog(LOG_ERR, "user %s: would serve as uid 0; refused", user);
+	if (outcome == AUTH_OK && forbidden_uid(config, user, account->uid))
 		outcome = AUTH_UNUSABLE;
-	}
 	return outcome;
 }
 

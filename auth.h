@@ -22,6 +22,9 @@ struct auth_config {
 	const char *blocklist;
 	bool blocklist_named;
 	bool as_root; /* we will switch to the account's uid and gid */
+	/* as_root: the pre-login account's uid, which no session may have */
+	bool has_prelogin_uid;
+	uid_t prelogin_uid;
 };
 
 struct account {
@@ -41,7 +44,8 @@ enum auth_outcome {
 	AUTH_BAD_PASSWORD,
 	AUTH_BLOCKED,
 	AUTH_INVALID_NAME,
-	AUTH_UNUSABLE,     /* would serve as root, no uid/gid, expired, ... */
+	AUTH_UNUSABLE,     /* would serve as root or as the pre-login
+			    * account, no uid/gid, expired, ... */
 	AUTH_SYSTEM_ERROR, /* unreadable passwd or blocked-users file */
 };
 

@@ -968,6 +968,17 @@ static int run_prelogin(const struct config *config, int channel)
 	return handed ? 0 : 1;
 }
 
+/* Which uid the pre-login process runs as, so that no login is served
+ * with it; not found, that process refuses service before any login. */
+static void find_prelogin_uid(const struct config *config,
+			      struct auth_config *ac)
+{
+	struct passwd *pw = ac->as_root ? getpwnam(config->prelogin_user) : NULL;
+
+	ac->has_prelogin_uid = pw != NULL;
+	ac->prelogin_uid = pw ? pw->pw_uid : 0;
+}
+
 static int run_after_login(const struct config *config, int channel,
 			   pid_t child)
 {
@@ -983,6 +994,7 @@ static int run_after_login(const struct config *config, int channel,
 
 	if (!s)
 		return 1;
+	find_prelogin_uid(config, &ac);
 	if (!privsep_serve(channel, child, &ac, config->fail_delay, &acct, &s->io,
 			   &status)) {
 		free(s);

@@ -244,6 +244,28 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 	grep -q 'uid 0' <<<"$stderr"
 }
 
+@test "issue 5: as root, a login that would serve as the pre-login account's uid is refused" {
+	is_root || skip "needs root: without it there is no pre-login account"
+	# A compromised pre-login process (nobody by default) must not be
+	# able to reach anyone's mail: no user may be served with its uid.
+	local nobody_ids daemon_ids h
+	nobody_ids=$(id -u nobody):$(id -g nobody)
+	h=$(openssl passwd -6 pw)
+	printf 'asnobody:%s:%s\n' "$h" "$nobody_ids" >>"$PASSWD"
+	run --separate-stderr pop3 -d -- "USER asnobody" "PASS pw" "QUIT"
+	[ "${lines[2]}" = "$FAILED" ]
+	grep -q 'login failed: user asnobody: account not usable' <<<"$stderr"
+	grep -q "user asnobody: would serve as uid $(id -u nobody), the pre-login account's; refused" <<<"$stderr"
+	# ... and whichever account --prelogin-user names.
+	daemon_ids=$(id -u daemon):$(id -g daemon) || skip "no daemon account here"
+	printf 'asdaemon:%s:%s\n' "$h" "$daemon_ids" >>"$PASSWD"
+	run --separate-stderr pop3 -d --prelogin-user=daemon -- "USER asdaemon" "PASS pw" \
+		"USER asnobody" "PASS pw" "QUIT"
+	[ "${lines[2]}" = "$FAILED" ]
+	grep -q 'login failed: user asdaemon: account not usable' <<<"$stderr"
+	[ "${lines[4]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]
+}
+
 @test "issue 2: without a passwd file, system accounts log in (passwd + shadow, uid 0 refused)" {
 	is_root || skip "needs root (to read shadow, and to stand in a test passwd/shadow)"
 	unshare -m true 2>/dev/null || skip "no private mount namespace here (unshare -m)"

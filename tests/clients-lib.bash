@@ -315,9 +315,11 @@ scenario_getmail() {
 	fi
 	local deliver_as=""
 	if is_root; then
-		# getmail will not write a maildir as root; it switches to a user.
-		chown -R "$FIXTURE_UID:$FIXTURE_GID" "$CDIR/getmail-maildir"
-		deliver_as="user = $(id -nu "$FIXTURE_UID")"
+		# getmail will not write a maildir as root; it switches to a
+		# user it finds by name.  The client's maildir is no session's:
+		# nobody will do (the fixture ids need have no name).
+		chown -R nobody: "$CDIR/getmail-maildir"
+		deliver_as="user = nobody"
 	fi
 	cat >"$CDIR/getmail/getmailrc" <<-EOF
 		[retriever]

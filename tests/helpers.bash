@@ -7,13 +7,14 @@
 #   $PASSWD     the virtual-users file (add users with add_user)
 #   $BLOCKLIST  the blocked-users file (empty until a test writes it)
 # When the tests run as root, fixture users are served as $FIXTURE_UID:
-# $FIXTURE_GID (nobody by default) and fixture files are given to them.
+# $FIXTURE_GID and fixture files are given to them.  Not nobody's ids:
+# those are the pre-login process's, and no login may be served with them.
 
 TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 POP3="$TOP/pop3-stdio"
 POP3_FAULT="$TOP/tests/bin/pop3-stdio-fault"
-FIXTURE_UID=${FIXTURE_UID:-65534}
-FIXTURE_GID=${FIXTURE_GID:-65534}
+FIXTURE_UID=${FIXTURE_UID:-4100}
+FIXTURE_GID=${FIXTURE_GID:-4100}
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
