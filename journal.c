@@ -1,24 +1,36 @@
 /*
  * Crash-safe rewrite of the end of an mbox.  See journal.h.
  *
- * Journal file: a header, the new text, a trailer (digest of header and
- * text, end mark).  The file stays in the state directory for good and is
- * empty when nothing is pending: no directory entry to create, rename or
- * remove per update, so an update costs three fsyncs (journal, mbox text,
- * mbox truncation).  A journal that is not whole (a crash while it was
- * written) never reached the mbox and is discarded.
+ * Every run of kept text moves to a lower offset, by its shift (how much
+ * deleted text lies before it), and shifts only grow along the file.  So
+ * a window of the new text [w, w + L) with L no larger than the shift at w
+ * reads nothing but old text at or beyond w + L: a crash while it is being
+ * written leaves its sources intact, and it can simply be written again.
+ * Once it is durable, a checkpoint in the journal says so, and only then
+ * may the next window overwrite its sources.  Where shifts are small (the
+ * first deletions are a few small messages) such windows would be tiny and
+ * each costs two fdatasyncs; that first part of the new text, the prefix,
+ * is copied into the journal instead and written again from there.
+ * Windows grow with the shift, so an update has at most about MAX_WINDOWS
+ * of them (params.h).
+ *
+ * Journal file, in the state directory for good and empty when nothing is
+ * pending: a header, the runs, the prefix, a trailer (digest of all three,
+ * end mark), then two checkpoint slots written alternately, each with its
+ * own check, so a torn slot leaves the other.
  *
  * Recovery must tell apart, for a whole journal found at start-up:
  *  (a) rewrite started, not finished: the file is at least old_end long
  *      and still holds the old bytes after new_end (the rewrite writes only
  *      below new_end); mail delivered since is after old_end.  Finish the
- *      rewrite and keep that mail.
+ *      rewrite from the last checkpoint and keep that mail.
  *  (b) rewrite finished (truncated to new_end), journal not yet cleared;
- *      mail delivered since starts at new_end, and [start, new_end) holds
- *      the journal's text.  Only clear the journal.
- * The header keeps a fingerprint of the old bytes just after new_end:
- * present means (a); cut off, with the new text in place, means (b);
- * anything else means someone else changed the mbox, and it is left alone.
+ *      mail delivered since starts at new_end, and the new text ends at
+ *      new_end.  Only clear the journal.
+ * The header keeps a fingerprint of the old bytes just after new_end and
+ * a digest of the last bytes of the new text: the first present means (a);
+ * the first cut off and the second in place means (b); anything else means
+ * someone else changed the mbox, and it is left alone.
  */
 #include "journal.h"
 
@@ -43,22 +55,43 @@
 #define FINGERPRINT_SPAN 4096
 /* Text moves through a buffer this big: few writes, bounded memory. */
 #define COPY_BUFFER IO_BLOCK
+/* Written text is sent on its way to the disk in pieces this big. */
+#define WRITEBACK_CHUNK (4u << 20)
 
-static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '1' };
-static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '1' };
+static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '2' };
+static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '2' };
+static const char slot_magic[8] = { 'P', '3', 'S', 'J', 'C', 'K', 'P', '2' };
 
-enum { HEADER_FIELDS = 7, HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 16,
-       TRAILER_SIZE = 16 + 8 };
+enum { HEADER_FIELDS = 9, HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 2 * 16,
+       RUN_SIZE = 16, TRAILER_SIZE = 16 + 8, SLOT_SIZE = 32, SLOTS = 2 };
 
-struct journal_header {
+/* What the journal holds; the runs' destinations are derived from it. */
+struct plan {
 	uint64_t dev;
 	uint64_t ino;
-	uint64_t start;    /* where the new text goes */
-	uint64_t old_end;  /* size of the mbox when the rewrite began */
-	uint64_t new_end;  /* start + text_len */
-	uint64_t text_len;
+	uint64_t start;      /* where the new text goes */
+	uint64_t old_end;    /* size of the mbox when the rewrite began */
+	uint64_t new_end;    /* start + the runs' total length */
+	uint64_t prefix_len; /* the first new text, kept in the journal */
 	uint64_t fingerprint_len;
+	uint64_t tail_len;
 	uint8_t fingerprint[16]; /* of old bytes [new_end, +fingerprint_len) */
+	uint8_t tail[16];        /* of new bytes [new_end - tail_len, new_end) */
+	size_t count;
+	struct text_run *runs;
+	uint64_t *dst; /* where each run goes */
+};
+
+/* An update under way: the plan, and how far the mbox holds it durably. */
+struct job {
+	int mbox;
+	int journal;
+	struct plan *plan;
+	uint64_t done;          /* new text below here is durable */
+	bool prefix_in_journal; /* whole and durable there, */
+	uint64_t prefix_offset; /* at this offset */
+	uint64_t seq;           /* of the last checkpoint */
+	char *buf;
 };
 
 struct paths {
@@ -72,6 +105,11 @@ static bool make_paths(struct paths *p, const char *dir)
 	return join_path(p->journal, sizeof(p->journal), dir, JOURNAL_FILE) &&
 	       join_path(p->temp, sizeof(p->temp), dir, JOURNAL_TEMP) &&
 	       join_path(p->aside, sizeof(p->aside), dir, JOURNAL_ASIDE);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
 }
 
 static void put_u64(unsigned char *p, uint64_t v)
@@ -88,19 +126,46 @@ static uint64_t get_u64(const unsigned char *p)
 	return v;
 }
 
-static void encode_header(const struct journal_header *h, unsigned char *out)
+/* ---- layout ---- */
+
+static uint64_t prefix_at(const struct plan *p)
 {
-	const uint64_t fields[HEADER_FIELDS] = { h->dev,     h->ino,
-						 h->start,   h->old_end,
-						 h->new_end, h->text_len,
-						 h->fingerprint_len };
+	return HEADER_SIZE + (uint64_t)p->count * RUN_SIZE;
+}
+
+static uint64_t trailer_at(const struct plan *p)
+{
+	return prefix_at(p) + p->prefix_len;
+}
+
+static uint64_t slot_at(const struct plan *p, unsigned slot)
+{
+	return trailer_at(p) + TRAILER_SIZE + (uint64_t)slot * SLOT_SIZE;
+}
+
+static uint64_t journal_size(const struct plan *p)
+{
+	return slot_at(p, SLOTS);
+}
+
+static void encode_header(const struct plan *p, unsigned char *out)
+{
+	const uint64_t fields[HEADER_FIELDS] = {
+		p->dev,	       p->ino,        p->start,
+		p->old_end,    p->new_end,    (uint64_t)p->count,
+		p->prefix_len, p->fingerprint_len, p->tail_len
+	};
 	memcpy(out, header_magic, 8);
 	for (int i = 0; i < HEADER_FIELDS; i++)
 		put_u64(out + 8 + 8 * i, fields[i]);
-	memcpy(out + 8 + 8 * HEADER_FIELDS, h->fingerprint, 16);
+	memcpy(out + 8 + 8 * HEADER_FIELDS, p->fingerprint, 16);
+	memcpy(out + 8 + 8 * HEADER_FIELDS + 16, p->tail, 16);
 }
 
-static bool decode_header(const unsigned char *in, struct journal_header *h)
+/* The header's fields, checked against each other and against the size
+ * of the journal file (which bounds the run count). */
+static bool decode_header(const unsigned char *in, uint64_t file_size,
+			  struct plan *p)
 {
 	uint64_t f[HEADER_FIELDS];
 
@@ -108,69 +173,173 @@ static bool decode_header(const unsigned char *in, struct journal_header *h)
 		return false;
 	for (int i = 0; i < HEADER_FIELDS; i++)
 		f[i] = get_u64(in + 8 + 8 * i);
-	*h = (struct journal_header){ .dev = f[0], .ino = f[1], .start = f[2],
-				      .old_end = f[3], .new_end = f[4],
-				      .text_len = f[5], .fingerprint_len = f[6] };
-	memcpy(h->fingerprint, in + 8 + 8 * HEADER_FIELDS, 16);
-	return h->text_len <= UINT64_MAX - h->start &&
-	       h->new_end == h->start + h->text_len && h->new_end < h->old_end &&
-	       h->fingerprint_len <= FINGERPRINT_SPAN;
+	*p = (struct plan){ .dev = f[0], .ino = f[1], .start = f[2],
+			    .old_end = f[3], .new_end = f[4],
+			    .prefix_len = f[6], .fingerprint_len = f[7],
+			    .tail_len = f[8] };
+	memcpy(p->fingerprint, in + 8 + 8 * HEADER_FIELDS, 16);
+	memcpy(p->tail, in + 8 + 8 * HEADER_FIELDS + 16, 16);
+	if (f[5] > file_size / RUN_SIZE || p->start >= p->new_end ||
+	    p->new_end >= p->old_end || p->prefix_len > p->new_end - p->start ||
+	    p->prefix_len > file_size || p->fingerprint_len > FINGERPRINT_SPAN ||
+	    p->tail_len > FINGERPRINT_SPAN || p->tail_len > p->new_end - p->start)
+		return false;
+	p->count = (size_t)f[5];
+	return journal_size(p) == file_size;
 }
 
-/* Collects text from its sources in one buffer and writes it out a full
- * buffer at a time: an update with thousands of kept messages costs one
- * read each but few writes. */
+/* Runs ascending, each after its destination, none overlapping the next,
+ * all inside the old file, adding up to the new text. */
+static bool derive_destinations(struct plan *p)
+{
+	uint64_t at = p->start, last_end = p->start;
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct text_run *r = &p->runs[i];
+		if (r->length == 0 || r->offset <= at || r->offset < last_end ||
+		    r->offset > p->old_end || r->length > p->old_end - r->offset)
+			return false;
+		p->dst[i] = at;
+		at += r->length;
+		last_end = r->offset + r->length;
+	}
+	return at == p->new_end;
+}
+
+static bool allocate_runs(struct plan *p, size_t count)
+{
+	p->count = count;
+	p->runs = calloc(count ? count : 1, sizeof(*p->runs));
+	p->dst = calloc(count ? count : 1, sizeof(*p->dst));
+	return p->runs && p->dst;
+}
+
+static void free_plan(struct plan *p)
+{
+	free(p->runs);
+	free(p->dst);
+	p->runs = NULL;
+	p->dst = NULL;
+}
+
+/* ---- where the new text is ---- */
+
+/* The run that new text at dst comes from. */
+static size_t run_at(const struct plan *p, uint64_t dst)
+{
+	size_t lo = 0, hi = p->count;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->dst[mid] <= dst)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint64_t shift_at(const struct plan *p, uint64_t dst)
+{
+	size_t i = run_at(p, dst);
+	return p->runs[i].offset - p->dst[i];
+}
+
+/* Where the byte of new text at dst can be read now, and how many bytes
+ * after it lie in the same place: in the mbox at dst once it is durably
+ * there, in the journal for the prefix, else at its source. */
+static void locate(const struct job *j, uint64_t dst, int *fd, uint64_t *at,
+		   uint64_t *avail)
+{
+	const struct plan *p = j->plan;
+
+	if (dst < j->done) {
+		*fd = j->mbox;
+		*at = dst;
+		*avail = j->done - dst;
+	} else if (j->prefix_in_journal && dst < p->start + p->prefix_len) {
+		*fd = j->journal;
+		*at = j->prefix_offset + (dst - p->start);
+		*avail = p->start + p->prefix_len - dst;
+	} else {
+		size_t i = run_at(p, dst);
+		*fd = j->mbox;
+		*at = p->runs[i].offset + (dst - p->dst[i]);
+		*avail = p->dst[i] + p->runs[i].length - dst;
+	}
+}
+
+/* ---- copying ---- */
+
+/* Collects text in the job's buffer and writes it out a full buffer at a
+ * time: thousands of runs cost one read each but few writes. */
 struct copier {
 	int to;
 	uint64_t at; /* where the buffer goes in `to` */
 	size_t len;
 	struct uidl_hash *hash; /* fed everything written, if set */
 	char *buf;
+	uint64_t unflushed; /* start of what is written but not yet on its
+			     * way to the disk, for early writeback */
 };
 
-static bool copier_start(struct copier *c, int to, uint64_t at,
-			 struct uidl_hash *hash)
+static struct copier copier_start(const struct job *j, int to, uint64_t at,
+				  struct uidl_hash *hash)
 {
-	*c = (struct copier){ .to = to, .at = at, .hash = hash };
-	c->buf = malloc(COPY_BUFFER);
-	return c->buf != NULL;
+	return (struct copier){ .to = to, .at = at, .hash = hash, .buf = j->buf,
+				.unflushed = at };
 }
 
-static bool message_starts(const char *p, size_t n)
+/* Starts writing back what the copier has written so far, so that the
+ * disk works while the next blocks are copied and the fdatasync that
+ * follows has little left to wait for.  Only a hint: durability still
+ * comes from that fdatasync. */
+static void start_writeback(struct copier *c, uint64_t min)
 {
-	return n >= 5 && memcmp(p, "From ", 5) == 0;
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (c->at - c->unflushed < min)
+		return;
+	if (sync_file_range(c->to, (off_t)c->unflushed,
+			    (off_t)(c->at - c->unflushed), SYNC_FILE_RANGE_WRITE) != 0)
+		syslog(LOG_DEBUG, "sync_file_range: %m");
+	c->unflushed = c->at;
+#else
+	(void)c;
+	(void)min;
+#endif
 }
 
 static bool copier_flush(struct copier *c)
 {
+	if (c->len == 0)
+		return true;
 	if (c->hash)
 		uidl_hash_update(c->hash, c->buf, c->len);
 	FAULT_POINT("copy block");
 	bool ok = pwrite_full(c->to, c->buf, c->len, c->at);
 	c->at += c->len;
 	c->len = 0;
+	start_writeback(c, WRITEBACK_CHUNK);
 	return ok;
 }
 
-static bool copier_add(struct copier *c, int from, uint64_t offset,
-		       uint64_t len, bool is_message)
+static bool copier_put(struct copier *c, const void *data, size_t len)
 {
-	/* A message's first five bytes are checked in the buffer: keep them
-	 * in one piece. */
-	if (is_message && COPY_BUFFER - c->len < 5 && !copier_flush(c))
+	if (COPY_BUFFER - c->len < len && !copier_flush(c))
 		return false;
+	memcpy(c->buf + c->len, data, len);
+	c->len += len;
+	return true;
+}
+
+static bool copier_add(struct copier *c, int from, uint64_t offset, uint64_t len)
+{
 	while (len > 0) {
 		if (c->len == COPY_BUFFER && !copier_flush(c))
 			return false;
-		size_t n = COPY_BUFFER - c->len < len ? COPY_BUFFER - c->len
-						       : (size_t)len;
+		size_t n = (size_t)min_u64(COPY_BUFFER - c->len, len);
 		if (!pread_full(from, c->buf + c->len, n, offset))
 			return false;
-		if (is_message && !message_starts(c->buf + c->len, n)) {
-			errno = ESTALE;
-			return false;
-		}
-		is_message = false;
 		c->len += n;
 		offset += n;
 		len -= n;
@@ -178,35 +347,32 @@ static bool copier_add(struct copier *c, int from, uint64_t offset,
 	return true;
 }
 
-/* Flushes what is left and frees the buffer; false if any step failed. */
-static bool copier_finish(struct copier *c, bool ok)
+/* Adds the new text [from, to), from wherever it is now. */
+static bool copier_add_text(struct copier *c, const struct job *j,
+			    uint64_t from, uint64_t to)
 {
-	ok = ok && (c->len == 0 || copier_flush(c));
-	free(c->buf);
-	return ok;
-}
-
-static bool same_bytes(int a, uint64_t a_off, int b, uint64_t b_off,
-		       uint64_t len, bool *equal)
-{
-	char *x = malloc(IO_BLOCK), *y = malloc(IO_BLOCK);
-	bool ok = x && y;
-
-	*equal = true;
-	while (ok && *equal && len > 0) {
-		size_t n = len < IO_BLOCK ? (size_t)len : IO_BLOCK;
-		ok = pread_full(a, x, n, a_off) && pread_full(b, y, n, b_off);
-		*equal = ok && memcmp(x, y, n) == 0;
-		a_off += n;
-		b_off += n;
-		len -= n;
+	while (from < to) {
+		int fd;
+		uint64_t at, avail;
+		locate(j, from, &fd, &at, &avail);
+		uint64_t n = min_u64(avail, to - from);
+		if (!copier_add(c, fd, at, n))
+			return false;
+		from += n;
 	}
-	free(x);
-	free(y);
+	return true;
+}
+
+/* The new text [from, to) into its place in the mbox. */
+static bool write_text(const struct job *j, uint64_t from, uint64_t to)
+{
+	struct copier c = copier_start(j, j->mbox, from, NULL);
+	bool ok = copier_add_text(&c, j, from, to) && copier_flush(&c);
+	start_writeback(&c, 1);
 	return ok;
 }
 
-static bool fingerprint(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
+static bool digest_of(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
 {
 	char buf[FINGERPRINT_SPAN];
 	struct uidl_hash h;
@@ -215,6 +381,21 @@ static bool fingerprint(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
 		return false;
 	uidl_hash_init(&h);
 	uidl_hash_update(&h, buf, (size_t)len);
+	uidl_hash_final(&h, out);
+	return true;
+}
+
+/* The digest of the last tail_len bytes of the new text. */
+static bool digest_new_tail(const struct job *j, uint8_t out[16])
+{
+	const struct plan *p = j->plan;
+	struct copier c = copier_start(j, -1, 0, NULL);
+	struct uidl_hash h;
+
+	if (!copier_add_text(&c, j, p->new_end - p->tail_len, p->new_end))
+		return false;
+	uidl_hash_init(&h);
+	uidl_hash_update(&h, c.buf, c.len);
 	uidl_hash_final(&h, out);
 	return true;
 }
@@ -233,53 +414,144 @@ static bool below_size_limit(uint64_t end)
 	return true;
 }
 
-/* The new text to the mbox, durably, then the mbox cut to its new end. */
-static bool apply(int mbox_fd, int journal_fd, const struct journal_header *h)
-{
-	struct copier c;
+/* ---- checkpoints ---- */
 
-	if (!below_size_limit(h->new_end))
-		return false;
-	FAULT_POINT("apply start");
-	if (!copier_start(&c, mbox_fd, h->start, NULL) ||
-	    !copier_finish(&c, copier_add(&c, journal_fd, HEADER_SIZE, h->text_len,
-					  false)))
-		return false;
-	FAULT_POINT("apply before fsync");
-	if (fsync(mbox_fd) != 0)
-		return false;
-	FAULT_POINT("apply before truncate");
-	if (ftruncate(mbox_fd, (off_t)h->new_end) != 0)
-		return false;
-	FAULT_POINT("apply before final fsync");
-	return fsync(mbox_fd) == 0;
+static void encode_slot(unsigned char *out, uint64_t seq, uint64_t done)
+{
+	uint8_t check[16];
+	struct uidl_hash h;
+
+	memcpy(out, slot_magic, 8);
+	put_u64(out + 8, seq);
+	put_u64(out + 16, done);
+	uidl_hash_init(&h);
+	uidl_hash_update(&h, out, 24);
+	uidl_hash_final(&h, check);
+	memcpy(out + 24, check, 8);
 }
 
-static bool write_journal(int fd, struct journal_header *h,
-			  const struct text_source *src, size_t count)
+static bool decode_slot(const unsigned char *in, uint64_t *seq, uint64_t *done)
 {
-	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE];
-	struct uidl_hash hash;
-	struct copier c;
-	bool ok = true;
+	unsigned char expect[SLOT_SIZE];
 
-	encode_header(h, header);
-	uidl_hash_init(&hash);
-	uidl_hash_update(&hash, header, sizeof(header));
-	FAULT_POINT("journal header");
-	if (ftruncate(fd, 0) != 0 || !pwrite_full(fd, header, sizeof(header), 0) ||
-	    !copier_start(&c, fd, HEADER_SIZE, &hash))
+	*seq = get_u64(in + 8);
+	*done = get_u64(in + 16);
+	encode_slot(expect, *seq, *done);
+	return memcmp(in, expect, SLOT_SIZE) == 0;
+}
+
+/* The window before `at` is durable, so the next may overwrite its
+ * sources: the mbox is synced, then the journal says so. */
+static bool checkpoint(struct job *j, uint64_t at)
+{
+	unsigned char slot[SLOT_SIZE];
+	uint64_t seq = j->seq + 1;
+
+	FAULT_POINT("window sync");
+	if (fdatasync(j->mbox) != 0)
 		return false;
-	for (size_t i = 0; ok && i < count; i++)
-		ok = copier_add(&c, src[i].fd, src[i].offset, src[i].length,
-				src[i].is_message);
-	uint64_t at = HEADER_SIZE + h->text_len;
-	if (!copier_finish(&c, ok))
+	encode_slot(slot, seq, at);
+	FAULT_POINT("checkpoint");
+	if (!pwrite_full(j->journal, slot, sizeof(slot), slot_at(j->plan, seq % SLOTS)) ||
+	    fdatasync(j->journal) != 0)
+		return false;
+	j->seq = seq;
+	j->done = at;
+	return true;
+}
+
+/* The newest whole checkpoint that makes sense for the plan. */
+static bool read_checkpoint(struct job *j)
+{
+	const struct plan *p = j->plan;
+	unsigned char slots[SLOTS * SLOT_SIZE];
+
+	j->done = p->start;
+	j->seq = 0;
+	if (!pread_full(j->journal, slots, sizeof(slots), slot_at(p, 0)))
+		return false;
+	for (unsigned i = 0; i < SLOTS; i++) {
+		uint64_t seq, done;
+		if (decode_slot(slots + i * SLOT_SIZE, &seq, &done) && seq > j->seq &&
+		    done >= p->start + p->prefix_len && done <= p->new_end) {
+			j->seq = seq;
+			j->done = done;
+		}
+	}
+	return true;
+}
+
+/* ---- the rewrite ---- */
+
+/* The new text to the mbox, durably, then the mbox cut to its new end.
+ * Picks up where j->done says; the prefix comes from the journal. */
+static bool apply(struct job *j)
+{
+	const struct plan *p = j->plan;
+	uint64_t at = j->done;
+	bool window_pending = false;
+
+	if (!below_size_limit(p->new_end))
+		return false;
+	FAULT_POINT("apply start");
+	if (at == p->start && p->prefix_len > 0) {
+		/* Its sources do not matter any more: no checkpoint needed. */
+		if (!write_text(j, at, p->start + p->prefix_len))
+			return false;
+		at = p->start + p->prefix_len;
+	}
+	while (at < p->new_end) {
+		if (window_pending && !checkpoint(j, at))
+			return false;
+		uint64_t len = min_u64(shift_at(p, at), p->new_end - at);
+		FAULT_POINT("window");
+		if (!write_text(j, at, at + len))
+			return false;
+		at += len;
+		window_pending = true;
+	}
+	FAULT_POINT("apply before fsync");
+	if (fdatasync(j->mbox) != 0)
+		return false;
+	FAULT_POINT("apply before truncate");
+	if (ftruncate(j->mbox, (off_t)p->new_end) != 0)
+		return false;
+	FAULT_POINT("apply before final fsync");
+	return fsync(j->mbox) == 0;
+}
+
+/* Header, runs, prefix, trailer and blank checkpoint slots (or one that
+ * carries j->done over), made durable. */
+static bool write_journal(struct job *j, int fd)
+{
+	const struct plan *p = j->plan;
+	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE];
+	unsigned char slots[SLOTS * SLOT_SIZE] = { 0 };
+	struct uidl_hash hash;
+	struct copier c = copier_start(j, fd, 0, &hash);
+	bool ok;
+
+	encode_header(p, header);
+	uidl_hash_init(&hash);
+	FAULT_POINT("journal header");
+	ok = ftruncate(fd, 0) == 0 && copier_put(&c, header, sizeof(header));
+	for (size_t i = 0; ok && i < p->count; i++) {
+		unsigned char run[RUN_SIZE];
+		put_u64(run, p->runs[i].offset);
+		put_u64(run + 8, p->runs[i].length);
+		ok = copier_put(&c, run, sizeof(run));
+	}
+	ok = ok && copier_add_text(&c, j, p->start, p->start + p->prefix_len) &&
+	     copier_flush(&c);
+	if (!ok)
 		return false;
 	uidl_hash_final(&hash, trailer);
 	memcpy(trailer + 16, trailer_magic, 8);
+	if (j->seq > 0)
+		encode_slot(slots + (j->seq % SLOTS) * SLOT_SIZE, j->seq, j->done);
 	FAULT_POINT("journal trailer");
-	if (!pwrite_full(fd, trailer, sizeof(trailer), at))
+	if (!pwrite_full(fd, trailer, sizeof(trailer), trailer_at(p)) ||
+	    !pwrite_full(fd, slots, sizeof(slots), slot_at(p, 0)))
 		return false;
 	FAULT_POINT("journal fsync");
 	return fsync(fd) == 0;
@@ -321,55 +593,82 @@ static void clear_journal(int fd, const struct paths *p)
 		syslog(LOG_WARNING, "%s: cannot clear: %m", p->journal);
 }
 
-/* Writes a new journal over the old through a temporary name, so that the
- * old one stays whole until the new one is (recovery uses this when mail
- * arrived after a crash and the text to write grows). */
-static int replace_journal(const struct paths *p, const char *dir,
-			   struct journal_header *h,
-			   const struct text_source *src, size_t count)
+/* Writes the job's journal through a temporary name, so that the old one
+ * stays whole until the new one is (recovery uses this when mail arrived
+ * after a crash and the text to write grows).  The new descriptor
+ * replaces j->journal. */
+static bool replace_journal(struct job *j, const struct paths *p, const char *dir)
 {
 	if (unlink(p->temp) != 0 && errno != ENOENT)
-		return -1;
+		return false;
 	int fd = open(p->temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		      0600);
 	if (fd < 0)
-		return -1;
-	if (write_journal(fd, h, src, count) && rename(p->temp, p->journal) == 0 &&
-	    fsync_directory(dir))
-		return fd;
+		return false;
+	if (write_journal(j, fd) && rename(p->temp, p->journal) == 0 &&
+	    fsync_directory(dir)) {
+		close(j->journal);
+		j->journal = fd;
+		j->prefix_offset = prefix_at(j->plan);
+		return true;
+	}
 	int saved = errno;
 	unlink(p->temp);
 	close(fd);
 	errno = saved;
-	return -1;
+	return false;
 }
 
-/* Fills in the header for replacing [start, end of file) by count sources. */
-static bool plan(int mbox_fd, uint64_t start, const struct text_source *src,
-		 size_t count, struct journal_header *h)
+/* How much of the new text goes into the journal: up to the first run
+ * whose shift is large enough for windows of a useful size (see the top). */
+static uint64_t choose_prefix(const struct plan *p)
 {
+	uint64_t text = p->new_end - p->start;
+	uint64_t enough = text / MAX_WINDOWS > MIN_WINDOW ? text / MAX_WINDOWS
+							  : MIN_WINDOW;
+
+	for (size_t i = 0; i < p->count; i++)
+		if (p->runs[i].offset - p->dst[i] >= enough)
+			return p->dst[i] - p->start;
+	return text;
+}
+
+/* The fingerprint and tail digest of a plan whose runs are set. */
+static bool seal_plan(struct job *j)
+{
+	struct plan *p = j->plan;
+
+	p->fingerprint_len = min_u64(p->old_end - p->new_end, FINGERPRINT_SPAN);
+	p->tail_len = min_u64(p->new_end - p->start, FINGERPRINT_SPAN);
+	return below_size_limit(p->new_end) && below_size_limit(journal_size(p)) &&
+	       digest_of(j->mbox, p->new_end, p->fingerprint_len, p->fingerprint) &&
+	       digest_new_tail(j, p->tail);
+}
+
+/* Fills in the plan for replacing [start, end of file) by the runs. */
+static bool plan_rewrite(struct job *j, uint64_t start,
+			 const struct text_run *runs, size_t count)
+{
+	struct plan *p = j->plan;
 	struct stat st;
 
-	*h = (struct journal_header){ .start = start };
-	for (size_t i = 0; i < count; i++)
-		h->text_len += src[i].length;
-	if (fstat(mbox_fd, &st) != 0)
+	if (fstat(j->mbox, &st) != 0)
 		return false;
-	h->dev = (uint64_t)st.st_dev;
-	h->ino = (uint64_t)st.st_ino;
-	h->old_end = (uint64_t)st.st_size;
-	h->new_end = start + h->text_len;
-	if (h->new_end >= h->old_end) {
+	*p = (struct plan){ .dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
+			    .start = start, .old_end = (uint64_t)st.st_size,
+			    .new_end = start };
+	if (!allocate_runs(p, count))
+		return false;
+	for (size_t i = 0; i < count; i++)
+		p->new_end += runs[i].length;
+	memcpy(p->runs, runs, count * sizeof(*runs));
+	if (p->new_end >= p->old_end || !derive_destinations(p)) {
 		errno = EINVAL; /* a rewrite here only ever shrinks the file */
 		return false;
 	}
-	h->fingerprint_len = h->old_end - h->new_end < FINGERPRINT_SPAN
-				 ? h->old_end - h->new_end
-				 : FINGERPRINT_SPAN;
-	return below_size_limit(h->new_end) &&
-	       below_size_limit(HEADER_SIZE + h->text_len + TRAILER_SIZE) &&
-	       fingerprint(mbox_fd, h->new_end, h->fingerprint_len,
-			   h->fingerprint);
+	p->prefix_len = choose_prefix(p);
+	j->done = start;
+	return seal_plan(j);
 }
 
 /* Only cutting off the end: one ftruncate is atomic, no journal needed;
@@ -389,50 +688,62 @@ static enum journal_result truncate_only(int mbox_fd, uint64_t start)
 	return JOURNAL_DONE;
 }
 
-static enum journal_result apply_and_clear(int mbox_fd, int fd,
-					   const struct journal_header *h,
-					   const struct paths *p)
+static enum journal_result apply_and_clear(struct job *j, const struct paths *p)
 {
-	if (!apply(mbox_fd, fd, h)) {
+	if (!apply(j)) {
 		syslog(LOG_ERR, "mbox rewrite failed, journal %s kept for the "
 				"next session: %m", p->journal);
 		return JOURNAL_PENDING;
 	}
-	clear_journal(fd, p);
+	clear_journal(j->journal, p);
 	return JOURNAL_DONE;
 }
 
+static enum journal_result rewrite_with(struct job *j, const struct paths *p,
+					const char *dir, uint64_t start,
+					const struct text_run *runs, size_t count)
+{
+	if (!plan_rewrite(j, start, runs, count)) {
+		syslog(LOG_ERR, "%s: cannot plan the update: %m", dir);
+		return JOURNAL_NOTHING;
+	}
+	if ((j->journal = open_journal(p, dir)) < 0 || !write_journal(j, j->journal)) {
+		syslog(LOG_ERR, "%s: cannot write the update journal: %m", p->journal);
+		if (j->journal >= 0)
+			clear_journal(j->journal, p);
+		return JOURNAL_NOTHING;
+	}
+	j->prefix_in_journal = true;
+	j->prefix_offset = prefix_at(j->plan);
+	return apply_and_clear(j, p);
+}
+
 enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
-				    uint64_t start,
-				    const struct text_source *sources,
+				    uint64_t start, const struct text_run *runs,
 				    size_t count)
 {
 	struct paths p;
-	struct journal_header h;
-	int fd = -1;
+	struct plan plan = { 0 };
+	struct job j = { .mbox = mbox_fd, .journal = -1, .plan = &plan };
+	uint64_t text_len = 0;
 
-	if (!make_paths(&p, state_dir) || !plan(mbox_fd, start, sources, count, &h)) {
+	for (size_t i = 0; i < count; i++)
+		text_len += runs[i].length;
+	if (text_len == 0)
+		return truncate_only(mbox_fd, start);
+	if (!make_paths(&p, state_dir) || !(j.buf = malloc(COPY_BUFFER))) {
 		syslog(LOG_ERR, "%s: cannot plan the update: %m", state_dir);
 		return JOURNAL_NOTHING;
 	}
-	if (h.text_len == 0)
-		return truncate_only(mbox_fd, start);
-	if ((fd = open_journal(&p, state_dir)) < 0 ||
-	    !write_journal(fd, &h, sources, count)) {
-		bool stale = errno == ESTALE;
-		if (!stale)
-			syslog(LOG_ERR, "%s: cannot write the update journal: %m",
-			       p.journal);
-		if (fd >= 0) {
-			clear_journal(fd, &p);
-			close(fd);
-		}
-		return stale ? JOURNAL_STALE : JOURNAL_NOTHING;
-	}
-	enum journal_result r = apply_and_clear(mbox_fd, fd, &h, &p);
-	close(fd);
+	enum journal_result r = rewrite_with(&j, &p, state_dir, start, runs, count);
+	if (j.journal >= 0)
+		close(j.journal);
+	free(j.buf);
+	free_plan(&plan);
 	return r;
 }
+
+/* ---- recovery ---- */
 
 /* A journal we cannot use is kept for the administrator, never deleted. */
 static void set_aside(const struct paths *p, const char *why)
@@ -443,74 +754,138 @@ static void set_aside(const struct paths *p, const char *why)
 		syslog(LOG_CRIT, "%s: rename: %m", p->journal);
 }
 
-static bool read_journal(int fd, const struct stat *st, struct journal_header *h)
-{
-	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE], digest[16];
-	struct uidl_hash hash;
+enum plan_read { PLAN_WHOLE, PLAN_TORN, PLAN_IO_ERROR };
 
-	if ((uint64_t)st->st_size < HEADER_SIZE + TRAILER_SIZE ||
-	    !pread_full(fd, header, sizeof(header), 0) || !decode_header(header, h) ||
-	    (uint64_t)st->st_size != HEADER_SIZE + h->text_len + TRAILER_SIZE ||
-	    !pread_full(fd, trailer, sizeof(trailer), HEADER_SIZE + h->text_len))
-		return false;
-	uidl_hash_init(&hash);
-	uidl_hash_update(&hash, header, sizeof(header));
-	char *buf = malloc(IO_BLOCK);
-	bool ok = buf != NULL;
-	for (uint64_t done = 0; ok && done < h->text_len;) {
-		size_t n = h->text_len - done < IO_BLOCK ? (size_t)(h->text_len - done)
-							  : IO_BLOCK;
-		ok = pread_full(fd, buf, n, HEADER_SIZE + done);
-		uidl_hash_update(&hash, buf, n);
+/* A read of the journal that failed: an I/O error, or a short file. */
+static enum plan_read read_failed(void)
+{
+	return errno == ENODATA ? PLAN_TORN : PLAN_IO_ERROR;
+}
+
+/* The runs, fed to the digest as they are read. */
+static enum plan_read read_runs(struct job *j, struct uidl_hash *hash)
+{
+	struct plan *p = j->plan;
+
+	for (size_t i = 0; i < p->count; i++) {
+		unsigned char run[RUN_SIZE];
+		if (!pread_full(j->journal, run, sizeof(run), HEADER_SIZE + i * RUN_SIZE))
+			return read_failed();
+		uidl_hash_update(hash, run, sizeof(run));
+		p->runs[i] = (struct text_run){ get_u64(run), get_u64(run + 8) };
+	}
+	return PLAN_WHOLE;
+}
+
+static enum plan_read read_prefix(struct job *j, struct uidl_hash *hash)
+{
+	const struct plan *p = j->plan;
+
+	for (uint64_t done = 0; done < p->prefix_len;) {
+		size_t n = (size_t)min_u64(p->prefix_len - done, COPY_BUFFER);
+		if (!pread_full(j->journal, j->buf, n, prefix_at(p) + done))
+			return read_failed();
+		uidl_hash_update(hash, j->buf, n);
 		done += n;
 	}
-	free(buf);
+	return PLAN_WHOLE;
+}
+
+/* Reads the plan and checks that the journal is whole: header, runs and
+ * prefix against the trailer's digest.  A disk error is not a torn
+ * journal: that one must not be discarded. */
+static enum plan_read read_plan(struct job *j, uint64_t file_size)
+{
+	struct plan *p = j->plan;
+	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE], digest[16];
+	struct uidl_hash hash;
+	enum plan_read r;
+
+	if (file_size < HEADER_SIZE)
+		return PLAN_TORN;
+	if (!pread_full(j->journal, header, sizeof(header), 0))
+		return read_failed();
+	if (!decode_header(header, file_size, p))
+		return PLAN_TORN;
+	if (!allocate_runs(p, p->count))
+		return PLAN_IO_ERROR;
+	uidl_hash_init(&hash);
+	uidl_hash_update(&hash, header, sizeof(header));
+	if ((r = read_runs(j, &hash)) != PLAN_WHOLE ||
+	    (r = read_prefix(j, &hash)) != PLAN_WHOLE)
+		return r;
 	uidl_hash_final(&hash, digest);
-	return ok && memcmp(digest, trailer, 16) == 0 &&
-	       memcmp(trailer + 16, trailer_magic, 8) == 0;
+	if (!pread_full(j->journal, trailer, sizeof(trailer), trailer_at(p)) ||
+	    !read_checkpoint(j))
+		return read_failed();
+	return memcmp(digest, trailer, 16) == 0 &&
+			       memcmp(trailer + 16, trailer_magic, 8) == 0 &&
+			       derive_destinations(p)
+		       ? PLAN_WHOLE
+		       : PLAN_TORN;
 }
 
 /* Case (a) of the comment at the top: the old bytes after new_end are
  * still there. */
-static bool old_tail_present(int mbox_fd, const struct journal_header *h,
-			     uint64_t size)
+static bool old_tail_present(const struct job *j, uint64_t size)
 {
+	const struct plan *p = j->plan;
 	uint8_t now[16];
 
-	return size >= h->old_end &&
-	       fingerprint(mbox_fd, h->new_end, h->fingerprint_len, now) &&
-	       memcmp(now, h->fingerprint, 16) == 0;
+	return size >= p->old_end &&
+	       digest_of(j->mbox, p->new_end, p->fingerprint_len, now) &&
+	       memcmp(now, p->fingerprint, 16) == 0;
 }
 
-/* Completes the rewrite; mail delivered after the crash (beyond old_end)
- * becomes part of the new text, through a new journal. */
-static bool finish(int mbox_fd, int fd, const struct journal_header *h,
-		   uint64_t size, const struct paths *p, const char *dir)
+/* Case (b): the new text ends at new_end. */
+static bool new_tail_present(const struct job *j, uint64_t size)
 {
-	struct journal_header grown;
+	const struct plan *p = j->plan;
+	uint8_t now[16];
 
-	if (size == h->old_end)
-		return apply_and_clear(mbox_fd, fd, h, p) == JOURNAL_DONE;
-	struct text_source src[2] = {
-		{ fd, false, HEADER_SIZE, h->text_len },
-		{ mbox_fd, false, h->old_end, size - h->old_end },
-	};
-	if (!plan(mbox_fd, h->start, src, 2, &grown))
-		return false;
-	int new_fd = replace_journal(p, dir, &grown, src, 2);
-	if (new_fd < 0)
-		return false;
-	bool ok = apply_and_clear(mbox_fd, new_fd, &grown, p) == JOURNAL_DONE;
-	close(new_fd);
-	return ok;
+	return size >= p->new_end &&
+	       digest_of(j->mbox, p->new_end - p->tail_len, p->tail_len, now) &&
+	       memcmp(now, p->tail, 16) == 0;
 }
 
-static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
+/* Mail delivered after the crash lies beyond old_end: it becomes one more
+ * run of the plan, in a new journal that carries the checkpoint over. */
+static bool extend(struct job *j, uint64_t size, const struct paths *paths,
+		   const char *dir)
+{
+	struct plan *p = j->plan;
+	struct text_run *runs = realloc(p->runs, (p->count + 1) * sizeof(*runs));
+	if (!runs)
+		return false;
+	p->runs = runs;
+	uint64_t *dst = realloc(p->dst, (p->count + 1) * sizeof(*dst));
+	if (!dst)
+		return false;
+	p->dst = dst;
+	uint64_t added = size - p->old_end;
+	p->runs[p->count] = (struct text_run){ p->old_end, added };
+	p->dst[p->count] = p->new_end;
+	p->count++;
+	p->new_end += added;
+	p->old_end = size;
+	/* The prefix, read from the old journal before it is replaced. */
+	j->seq = j->done > p->start ? 1 : 0;
+	return seal_plan(j) && replace_journal(j, paths, dir);
+}
+
+static bool finish(struct job *j, uint64_t size, const struct paths *paths,
+		   const char *dir)
+{
+	syslog(LOG_NOTICE, "%s: finishing an interrupted update", paths->journal);
+	if (size > j->plan->old_end && !extend(j, size, paths, dir))
+		return false;
+	return apply_and_clear(j, paths) == JOURNAL_DONE;
+}
+
+static bool recover_from(struct job *j, const struct stat *jst,
 			 const struct paths *p, const char *dir)
 {
-	struct journal_header h;
 	struct stat st;
-	bool written;
 
 	if (!S_ISREG(jst->st_mode) || jst->st_uid != geteuid() ||
 	    (jst->st_mode & 022)) {
@@ -518,27 +893,28 @@ static bool recover_from(int mbox_fd, int fd, const struct stat *jst,
 		       p->journal);
 		return false;
 	}
-	if (!read_journal(fd, jst, &h)) {
+	enum plan_read r = read_plan(j, (uint64_t)jst->st_size);
+	if (r == PLAN_IO_ERROR)
+		return false;
+	if (r == PLAN_TORN) {
 		/* Torn while being written: the mbox was never touched. */
 		syslog(LOG_NOTICE, "%s: incomplete journal discarded", p->journal);
-		clear_journal(fd, p);
+		clear_journal(j->journal, p);
 		return true;
 	}
-	if (fstat(mbox_fd, &st) != 0)
+	j->prefix_in_journal = true;
+	j->prefix_offset = prefix_at(j->plan);
+	if (fstat(j->mbox, &st) != 0)
 		return false;
-	if (h.dev != (uint64_t)st.st_dev || h.ino != (uint64_t)st.st_ino) {
+	if (j->plan->dev != (uint64_t)st.st_dev || j->plan->ino != (uint64_t)st.st_ino) {
 		set_aside(p, "journal of a maildrop that has since been replaced");
 		return true;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (old_tail_present(mbox_fd, &h, size)) {
-		syslog(LOG_NOTICE, "%s: finishing an interrupted update", p->journal);
-		return finish(mbox_fd, fd, &h, size, p, dir);
-	}
-	if (size >= h.new_end &&
-	    same_bytes(mbox_fd, h.start, fd, HEADER_SIZE, h.text_len, &written) &&
-	    written) {
-		clear_journal(fd, p); /* case (b): finished */
+	if (old_tail_present(j, size))
+		return finish(j, size, p, dir);
+	if (new_tail_present(j, size)) {
+		clear_journal(j->journal, p); /* case (b): finished */
 		return true;
 	}
 	set_aside(p, "maildrop changed by someone else after an interrupted "
@@ -550,24 +926,29 @@ bool journal_recover(int mbox_fd, const char *state_dir)
 {
 	struct paths p;
 	struct stat jst;
+	struct plan plan = { 0 };
+	struct job j = { .mbox = mbox_fd, .plan = &plan };
 
 	if (!make_paths(&p, state_dir))
 		return false;
 	/* A journal.tmp that was never renamed never reached the mbox. */
 	if (unlink(p.temp) != 0 && errno != ENOENT)
 		syslog(LOG_WARNING, "%s: unlink: %m", p.temp);
-	int fd = open(p.journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
+	j.journal = open(p.journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (j.journal < 0) {
 		if (errno == ENOENT)
 			return true;
 		syslog(LOG_ERR, "%s: %m", p.journal);
 		return false;
 	}
-	bool ok = fstat(fd, &jst) == 0 &&
-		  (jst.st_size == 0 || recover_from(mbox_fd, fd, &jst, &p, state_dir));
+	bool ok = fstat(j.journal, &jst) == 0 &&
+		  (jst.st_size == 0 ||
+		   ((j.buf = malloc(COPY_BUFFER)) && recover_from(&j, &jst, &p, state_dir)));
 	if (!ok)
 		syslog(LOG_ERR, "%s: recovery failed: %m", p.journal);
-	close(fd);
+	close(j.journal);
+	free(j.buf);
+	free_plan(&plan);
 	return ok;
 }
 

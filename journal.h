@@ -1,14 +1,21 @@
 /*
  * Crash-safe in-place rewrite of the end of an mbox.
  *
- * To remove messages, everything from the first deleted one to the end of
- * the file is rewritten.  The new text of that region is first written to
- * the journal in the user's state directory and made durable; only then is
- * the mbox overwritten, fsync'd, truncated and fsync'd again, and the
- * journal emptied.  A session killed at any point leaves either an
- * untouched mbox or a whole journal, which the next session replays before
- * it reads the mbox (journal_recover), keeping any mail delivered in
- * between.  When only the end of the file goes, one ftruncate does it.
+ * To remove messages, the kept text after the first deleted one moves
+ * towards the start of the file, run by run, and the file is cut at its
+ * new end.  Before the mbox is touched, the journal in the user's state
+ * directory is made durable: the plan (which runs go where) and, for the
+ * first part of the new text, where the runs move only a little, that text
+ * itself.  The rest moves in windows no longer than the distance it moves,
+ * each durable (fdatasync) and checkpointed in the journal before the next
+ * one overwrites its old place.  A session killed at any point leaves an
+ * untouched mbox or a journal from which the next session finishes the
+ * update (journal_recover) before it reads the mbox, keeping any mail
+ * delivered in between.  When only the end of the file goes, one
+ * ftruncate does it.
+ *
+ * The cost is one write of the new text, plus the journaled part once
+ * more; for the common case -- many deletions -- that part is small.
  *
  * The mbox keeps its inode: an MDA that opened it and waits for the lock
  * still appends to the right file (a rename would lose that mail).
@@ -21,29 +28,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A piece of the new text: length bytes at offset in fd. */
-struct text_source {
-	int fd;
-	bool is_message; /* must still begin with a "From " line: the check
-			  * that nobody moved it costs no read of its own */
+/* A piece of the new text: length bytes at offset in the mbox. */
+struct text_run {
 	uint64_t offset;
 	uint64_t length;
 };
 
 enum journal_result {
-	JOURNAL_DONE,     /* the mbox holds the new text, durably */
-	JOURNAL_NOTHING,  /* failed before the mbox was touched */
-	JOURNAL_PENDING,  /* failed while rewriting; the journal is kept */
-	JOURNAL_STALE,    /* a message source was not where it was said to be:
-			   * someone else changed the mbox; nothing done */
+	JOURNAL_DONE,    /* the mbox holds the new text, durably */
+	JOURNAL_NOTHING, /* failed before the mbox was touched */
+	JOURNAL_PENDING, /* failed while rewriting; the journal is kept */
 };
 
-/* Replaces the mbox from offset start to its end with the sources'
- * concatenation.  The sources must lie in the mbox at or after start, or
- * in other files; the new text must be shorter than what it replaces. */
+/* Replaces the mbox from offset start to its end with the runs'
+ * concatenation.  The runs lie in the mbox after start, in ascending
+ * order without overlap; the new text is shorter than what it replaces. */
 enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
-				    uint64_t start,
-				    const struct text_source *sources,
+				    uint64_t start, const struct text_run *runs,
 				    size_t count);
 
 /* Finishes or discards what a killed rewrite left for this mbox.  Returns

@@ -728,7 +728,7 @@ enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
 /* ---- updating ---- */
 
 /* Still the file we indexed, and its indexed part unchanged as far as
- * its end and every message start from `from` on can tell. */
+ * its end and the first deleted message's start can tell. */
 static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 {
 	struct stat now, path_now;
@@ -740,12 +740,21 @@ static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 	    path_now.st_dev != mb->dev || path_now.st_ino != mb->ino ||
 	    (uint64_t)now.st_size < mb->indexed_end)
 		return false;
-	/* The kept messages' starts are checked as the journal copies them
-	 * (text_source.is_message); with the first deleted one's and the last
-	 * block's, a message moved by another program shows. */
 	return tail_digest(mb->fd, mb->indexed_end, digest) &&
 	       memcmp(digest, mb->tail_digest, 16) == 0 &&
 	       check_start(mb, mb->msgs[from].start);
+}
+
+/* Every run of kept messages still begins with a "From " line where it
+ * was indexed: with the checks above, a message moved by another program
+ * shows before anything is written. */
+static bool runs_in_place(struct mailbox *mb, const struct text_run *runs,
+			  size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (runs[i].offset < mb->indexed_end && !check_start(mb, runs[i].offset))
+			return false;
+	return true;
 }
 
 static size_t first_deleted(const struct mailbox *mb)
@@ -759,7 +768,7 @@ static size_t first_deleted(const struct mailbox *mb)
 /* The kept messages after the first deleted one, adjacent ones merged,
  * then whatever was delivered during the session.  Returns the count. */
 static size_t kept_text(struct mailbox *mb, size_t first, uint64_t file_end,
-			struct text_source *src)
+			struct text_run *runs)
 {
 	size_t n = 0;
 
@@ -767,15 +776,14 @@ static size_t kept_text(struct mailbox *mb, size_t first, uint64_t file_end,
 		if (mb->msgs[i].deleted)
 			continue;
 		uint64_t start = mb->msgs[i].start, end = message_end(mb, i);
-		if (n > 0 && src[n - 1].offset + src[n - 1].length == start)
-			src[n - 1].length += end - start;
+		if (n > 0 && runs[n - 1].offset + runs[n - 1].length == start)
+			runs[n - 1].length += end - start;
 		else
-			src[n++] = (struct text_source){ mb->fd, true, start,
-							 end - start };
+			runs[n++] = (struct text_run){ start, end - start };
 	}
 	if (file_end > mb->indexed_end)
-		src[n++] = (struct text_source){ mb->fd, false, mb->indexed_end,
-						 file_end - mb->indexed_end };
+		runs[n++] = (struct text_run){ mb->indexed_end,
+					       file_end - mb->indexed_end };
 	return n;
 }
 
@@ -839,20 +847,27 @@ static enum mbox_status rewrite(struct mailbox *mb, size_t first)
 	}
 	if (fstat(mb->fd, &st) != 0)
 		return MBOX_TEMPFAIL;
-	struct text_source *src = calloc(mb->count - first + 1, sizeof(*src));
-	if (!src)
+	struct text_run *runs = calloc(mb->count - first + 1, sizeof(*runs));
+	if (!runs)
 		return MBOX_TEMPFAIL;
-	size_t n = kept_text(mb, first, (uint64_t)st.st_size, src);
-	enum journal_result r =
-	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, src, n);
-	free(src);
-	if (r == JOURNAL_STALE)
+	size_t n = kept_text(mb, first, (uint64_t)st.st_size, runs);
+	/* Size and mtime as the scan saw them: nothing has written to the
+	 * file since (the index trusts the same sign); otherwise the moves
+	 * are checked one by one. */
+	bool untouched = (uint64_t)st.st_size == mb->indexed_end &&
+			 st.st_mtim.tv_sec == mb->mtime.tv_sec &&
+			 st.st_mtim.tv_nsec == mb->mtime.tv_nsec;
+	if (!untouched && !runs_in_place(mb, runs, n)) {
+		free(runs);
 		syslog(LOG_ERR, "%s: a kept message moved during the session; "
 				"no messages deleted", mb->path);
+		return MBOX_CHANGED;
+	}
+	enum journal_result r =
+	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, runs, n);
+	free(runs);
 	if (r != JOURNAL_DONE)
-		return r == JOURNAL_PENDING ? MBOX_UNFINISHED
-		       : r == JOURNAL_STALE ? MBOX_CHANGED
-					    : MBOX_TEMPFAIL;
+		return r == JOURNAL_PENDING ? MBOX_UNFINISHED : MBOX_TEMPFAIL;
 	reindex_after_update(mb, first);
 	return MBOX_OK;
 }

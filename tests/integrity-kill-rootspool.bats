@@ -162,3 +162,99 @@ teardown() { ks_teardown; }
 @test "issue 3 kill: every crash point of a 1 MB update deleting only the last messages (root-owned spool)" {
 	ks_exhaustive 28 29 30
 }
+
+@test "issue 3 kill: the uninterrupted update with many deletions at the start: a journaled prefix, then 10 or more checkpointed windows (root-owned spool)" {
+	ks_windows_uninterrupted
+}
+
+@test "issue 3 kill: windows: half-way through journaling the prefix: nothing applied (root-owned spool)" {
+	ks_use windows
+	ks_case "$(jblock 0.5)" unapplied
+}
+
+@test "issue 3 kill: windows: half-way through writing the prefix into the mbox: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(pblock 0.5)" applied
+}
+
+@test "issue 3 kill: windows: at the start of the first window (no checkpoint yet): replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(point window 1)" applied
+}
+
+@test "issue 3 kill: windows: half-way through the first window: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(wblock 1 0.5)" applied
+}
+
+@test "issue 3 kill: windows: first window written, before its fdatasync: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(point 'window sync' 1)" applied
+}
+
+@test "issue 3 kill: windows: first window durable, before its checkpoint is written: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(point checkpoint 1)" applied
+}
+
+@test "issue 3 kill: windows: at the start of the second window (first checkpoint durable): replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(point window 2)" applied
+}
+
+@test "issue 3 kill: windows: at the first copy block of the second window: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(wblock 2 0)" applied
+}
+
+@test "issue 3 kill: windows: half-way through the middle window: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(ks_mid_window)" applied
+}
+
+@test "issue 3 kill: windows: before the middle window's checkpoint: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(point checkpoint $(($(wcount) / 2)))" applied
+}
+
+@test "issue 3 kill: windows: half-way through the last window: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(wblock "$(wcount)" 0.5)" applied
+}
+
+@test "issue 3 kill: windows: all windows written, before the final fdatasync: replayed (root-owned spool)" {
+	ks_use windows
+	ks_case "$(point 'apply before fsync')" applied
+}
+
+@test "issue 3 kill: windows: mid-window, then the replay killed half-way through its first window: the third session finishes (root-owned spool)" {
+	ks_windows_double_crash "copy block" 3
+}
+
+@test "issue 3 kill: windows: mid-window, then the replay killed before its first checkpoint: the third session finishes (root-owned spool)" {
+	ks_windows_double_crash checkpoint
+}
+
+@test "issue 3 kill: windows: mid-window, then the replay killed at its second checkpoint: the third session finishes (root-owned spool)" {
+	ks_windows_double_crash checkpoint 2
+}
+
+@test "issue 3 kill: windows + delivery: mid-window, then an fcntl delivery: it survives the replay (root-owned spool)" {
+	ks_windows_delivery_crash
+}
+
+@test "issue 3 kill: windows + delivery + kill: mid-window, a delivery, then the replay killed while it journals the delivery: the third session finishes (root-owned spool)" {
+	ks_windows_delivery_crash 'journal trailer' 1
+}
+
+@test "issue 3 kill: windows + delivery + kill: mid-window, a delivery, then the replay killed in its last window (moving the delivery): the third session finishes (root-owned spool)" {
+	ks_windows_delivery_crash window -1
+}
+
+@test "issue 3 kill: windows: the plain binary killed at 4 random moments of the update: all or nothing, never a mix (root-owned spool)" {
+	ks_use windows
+	local i
+	for i in 1 2 3 4; do
+		ks_random_kill "$i"
+	done
+}

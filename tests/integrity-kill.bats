@@ -1,18 +1,26 @@
 #!/usr/bin/env bats
-# Issue 3, "killed mid-update": SIGKILL at 22 chosen crash points of the
-# QUIT update (journal header, journal copy blocks, trailer, fsync, apply
-# start, apply copy blocks, fsync, truncate, clearing the journal), kills
-# during the replay, kills followed by a delivery, kills of the plain
-# binary at random moments, all on a maildrop of 20,000 messages / 105 MB
-# with deletions spread over all of it; then every point of two small
-# updates in turn.  After each, the next session must replay what the
-# killed one left; mboxcheck then finds every kept message exactly once and
-# byte-exact, and the deleted ones gone (or, for kills before the journal
-# was complete, all still there).
+# Issue 3, "killed mid-update": SIGKILL at chosen crash points of the QUIT
+# update, on a maildrop of 20,000 messages / 105 MB, for two sets of
+# deletions (tests/tools/killseries.bash):
+#  - "spread" (the first message, every 150th, a run, the last two): the
+#    journal holds all the new text -- kills in the journal header, its
+#    copy blocks, trailer and fsync, the apply start, the apply's copy
+#    blocks, its fsync, the truncation and the clearing of the journal;
+#  - "windows" (every second of the first 2,000 as well): the journal holds
+#    a prefix and the rest moves in checkpointed windows -- kills in the
+#    prefix, at window starts, mid-window, before a window's fdatasync and
+#    before its checkpoint, in the first, middle and last window;
+# plus kills during the replay, kills followed by a delivery (which the
+# replay must journal and move too), kills of the plain binary at random
+# moments of the update, and then every point of three small updates in
+# turn (one of 16 MB with windows).  After each, the next session must
+# replay what the killed one left; mboxcheck then finds every kept message
+# exactly once and byte-exact, and the deleted ones gone (or, for kills
+# before the journal was complete, all still there).
 #
 # Here the spool directory is writable by the serving user (as ~/Mail or a
 # private spool); integrity-kill-rootspool.bats repeats the series for a
-# root-owned spool.  Crash points: see tests/tools/killseries.bash.
+# root-owned spool.
 
 load helpers
 load tools/integrity
@@ -161,6 +169,13 @@ teardown() { ks_teardown; }
 	ks_exhaustive 28 29 30
 }
 
+@test "issue 3 kill: every crash point of a 16 MB update with a journaled prefix and checkpointed windows" {
+	local dels=() n
+	for ((n = 1; n <= 700; n += 2)); do dels+=("$n"); done
+	KS_SMALL_COUNT=1000 KS_SMALL_BYTES=16000000 ks_exhaustive "${dels[@]}" 850 999
+	grep -q ': checkpoint$' "$WORLD/small.trace"
+}
+
 # A documented limit (pop3-stdio(8), GUARANTEES): killed between the
 # truncation and the journal's clearing, the file does not show whether the
 # truncation happened, and a delivery that copies the cut-off bytes exactly
@@ -195,4 +210,100 @@ teardown() { ks_teardown; }
 	sed -n '1,5p;/10:00:02/,$p' "$WORLD/three" >"$WORLD/expected"
 	cmp "$WORLD/expected" "$SPOOL/alice"
 	[[ "${lines[2]}" =~ ^\+OK\ maildrop\ has\ 2\ messages ]]
+}
+
+@test "issue 3 kill: the uninterrupted update with many deletions at the start: a journaled prefix, then 10 or more checkpointed windows" {
+	ks_windows_uninterrupted
+}
+
+@test "issue 3 kill: windows: half-way through journaling the prefix: nothing applied" {
+	ks_use windows
+	ks_case "$(jblock 0.5)" unapplied
+}
+
+@test "issue 3 kill: windows: half-way through writing the prefix into the mbox: replayed" {
+	ks_use windows
+	ks_case "$(pblock 0.5)" applied
+}
+
+@test "issue 3 kill: windows: at the start of the first window (no checkpoint yet): replayed" {
+	ks_use windows
+	ks_case "$(point window 1)" applied
+}
+
+@test "issue 3 kill: windows: half-way through the first window: replayed" {
+	ks_use windows
+	ks_case "$(wblock 1 0.5)" applied
+}
+
+@test "issue 3 kill: windows: first window written, before its fdatasync: replayed" {
+	ks_use windows
+	ks_case "$(point 'window sync' 1)" applied
+}
+
+@test "issue 3 kill: windows: first window durable, before its checkpoint is written: replayed" {
+	ks_use windows
+	ks_case "$(point checkpoint 1)" applied
+}
+
+@test "issue 3 kill: windows: at the start of the second window (first checkpoint durable): replayed" {
+	ks_use windows
+	ks_case "$(point window 2)" applied
+}
+
+@test "issue 3 kill: windows: at the first copy block of the second window: replayed" {
+	ks_use windows
+	ks_case "$(wblock 2 0)" applied
+}
+
+@test "issue 3 kill: windows: half-way through the middle window: replayed" {
+	ks_use windows
+	ks_case "$(ks_mid_window)" applied
+}
+
+@test "issue 3 kill: windows: before the middle window's checkpoint: replayed" {
+	ks_use windows
+	ks_case "$(point checkpoint $(($(wcount) / 2)))" applied
+}
+
+@test "issue 3 kill: windows: half-way through the last window: replayed" {
+	ks_use windows
+	ks_case "$(wblock "$(wcount)" 0.5)" applied
+}
+
+@test "issue 3 kill: windows: all windows written, before the final fdatasync: replayed" {
+	ks_use windows
+	ks_case "$(point 'apply before fsync')" applied
+}
+
+@test "issue 3 kill: windows: mid-window, then the replay killed half-way through its first window: the third session finishes" {
+	ks_windows_double_crash "copy block" 3
+}
+
+@test "issue 3 kill: windows: mid-window, then the replay killed before its first checkpoint: the third session finishes" {
+	ks_windows_double_crash checkpoint
+}
+
+@test "issue 3 kill: windows: mid-window, then the replay killed at its second checkpoint: the third session finishes" {
+	ks_windows_double_crash checkpoint 2
+}
+
+@test "issue 3 kill: windows + delivery: mid-window, then an fcntl delivery: it survives the replay" {
+	ks_windows_delivery_crash
+}
+
+@test "issue 3 kill: windows + delivery + kill: mid-window, a delivery, then the replay killed while it journals the delivery: the third session finishes" {
+	ks_windows_delivery_crash 'journal trailer' 1
+}
+
+@test "issue 3 kill: windows + delivery + kill: mid-window, a delivery, then the replay killed in its last window (moving the delivery): the third session finishes" {
+	ks_windows_delivery_crash window -1
+}
+
+@test "issue 3 kill: windows: the plain binary killed at 4 random moments of the update: all or nothing, never a mix" {
+	ks_use windows
+	local i
+	for i in 1 2 3 4; do
+		ks_random_kill "$i"
+	done
 }

@@ -25,32 +25,72 @@ ks_setup_file() {
 	fi
 	ln -s "$shared" "$KS/master"
 	ln -s "$shared.man" "$KS/master.man"
-	local dels=(1)
-	local n
-	for ((n = 150; n <= KS_COUNT; n += 150)); do dels+=("$n"); done
-	dels+=(5001 5002 5003 5004 $((KS_COUNT - 1)) "$KS_COUNT")
-	: >"$KS/commands"
-	: >"$KS/deleted"
-	printf '%s\n' "USER alice" "PASS secret" >"$KS/commands"
-	for n in "${dels[@]}"; do
-		echo "DELE $n" >>"$KS/commands"
-		echo "m$n" >>"$KS/deleted"
-	done
-	echo QUIT >>"$KS/commands"
-	export KS_DELETED=${#dels[@]}
-
-	# The points an uninterrupted update passes, in order ("n name").
+	local n spread=(1) windows=()
+	# "spread": the first message, every 150th, a run of adjacent ones,
+	# the last two.  The shift stays under a window (params.h MIN_WINDOW),
+	# so the journal holds all the new text.
+	for ((n = 150; n <= KS_COUNT; n += 150)); do spread+=("$n"); done
+	spread+=(5001 5002 5003 5004 $((KS_COUNT - 1)) "$KS_COUNT")
+	# "windows": every second of the first 2,000 as well: the shift grows
+	# past a window after about 1,500 messages, so the journal holds only
+	# that prefix and the rest moves in checkpointed windows.
+	for ((n = 1; n <= 2000; n += 2)); do windows+=("$n"); done
+	for ((n = 2100; n <= KS_COUNT; n += 150)); do windows+=("$n"); done
+	windows+=(5001 5002 5003 5004 $((KS_COUNT - 1)) "$KS_COUNT")
 	ks_setup
-	ks_install
-	local start end
-	start=$(date +%s%N)
-	ks_session "$POP3_FAULT" POP3_FAULT_TRACE=1 >"$KS/trace.out" 2>"$KS/trace.err"
-	end=$(date +%s%N)
-	grep -q '^+OK bye' "$KS/trace.out"
-	sed -n 's/^fault point \([0-9]*\): \(.*\)$/\1 \2/p' "$KS/trace.err" >"$KS/points"
-	# How long a whole session with the update takes, for the random kills.
-	export KS_UPDATE_MS=$(((end - start) / 1000000))
+	ks_prepare_set spread "${spread[@]}"
+	ks_prepare_set windows "${windows[@]}"
 	ks_teardown
+}
+
+# ks_prepare_set NAME N...: the commands of an update deleting messages
+# N..., the points it passes as traced ("n name"), and how long the
+# update itself takes (QUIT to its answer), for the random kills.
+ks_prepare_set() {
+	local set="$KS/$1" n
+	shift
+	mkdir -p "$set"
+	printf '%s\n' "USER alice" "PASS secret" >"$set/commands"
+	: >"$set/deleted"
+	for n in "$@"; do
+		echo "DELE $n" >>"$set/commands"
+		echo "m$n" >>"$set/deleted"
+	done
+	echo QUIT >>"$set/commands"
+	echo $# >"$set/count"
+	KSS=$set
+	ks_install
+	ks_session "$POP3_FAULT" POP3_FAULT_TRACE=1 >"$set/trace.out" 2>"$set/trace.err"
+	grep -q '^+OK bye' "$set/trace.out"
+	sed -n 's/^fault point \([0-9]*\): \(.*\)$/\1 \2/p' "$set/trace.err" >"$set/points"
+	ks_install
+	ks_timed_update >"$set/update_ms"
+}
+
+# ks_timed_update: the plain binary's update, timed from QUIT to its answer.
+ks_timed_update() {
+	local cmds start end i
+	mapfile -t cmds <"$KSS/commands"
+	session_start t
+	session_send t "${cmds[@]:0:${#cmds[@]}-1}"
+	for ((i = 0; i < ${#cmds[@]}; i++)); do # greeting, USER, PASS, DELEs
+		session_read t >/dev/null 2>&1 || return 1
+	done
+	start=$(date +%s%N)
+	session_send t QUIT
+	session_read t >/dev/null 2>&1 || return 1
+	end=$(date +%s%N)
+	[[ "$LINE" =~ ^\+OK\ bye ]] || return 1
+	session_finish t
+	rm -rf "$WORLD/session.t"
+	echo $(((end - start) / 1000000 + 1))
+}
+
+# ks_use NAME: the deletion set the following helpers work with.
+ks_use() {
+	KSS="$KS/$1"
+	KS_DELETED=$(cat "$KSS/count")
+	KS_UPDATE_MS=$(cat "$KSS/update_ms")
 }
 
 # ks_setup / ks_teardown: a world whose spool and state directory are on
@@ -76,6 +116,9 @@ ks_setup() {
 	if is_root; then
 		chown "$FIXTURE_UID:$FIXTURE_GID" "$SPOOL"
 	fi
+	if [ -f "$KS/spread/count" ]; then
+		ks_use spread
+	fi
 }
 
 ks_teardown() {
@@ -96,7 +139,7 @@ ks_session() {
 	local bin=$1 args cmds
 	shift
 	mapfile -t args < <(pop3_args)
-	mapfile -t cmds <"$KS/commands"
+	mapfile -t cmds <"$KSS/commands"
 	printf '%s\r\n' "${cmds[@]}" | env "$@" "$bin" "${args[@]}"
 }
 
@@ -106,13 +149,13 @@ point() {
 	awk -v name="$1" -v k="${2:-1}" '
 		{ sub(/^[0-9]+ /, ""); if ($0 == name) hits[++n] = NR }
 		END { i = k > 0 ? k : n + 1 + k; if (i >= 1 && i <= n) print hits[i] }
-	' "$KS/points"
+	' "$KSS/points"
 }
 
 # after_apply: the first point after the apply (removing or clearing the
 # journal); after_apply_name: its name.
 after_apply() { echo $(($(point 'apply before final fsync') + 1)); }
-after_apply_name() { sed -n "$(after_apply)s/^[0-9]* //p" "$KS/points"; }
+after_apply_name() { sed -n "$(after_apply)s/^[0-9]* //p" "$KSS/points"; }
 
 # jblock F / ablock F: the copy block at fraction F (0 first, 1 last) of
 # the journal writing / of the apply (overwriting the mbox in place).
@@ -125,7 +168,63 @@ ks_block() {
 	awk -v from="$from" -v to="$to" -v f="$3" '
 		NR > from && NR < to && / copy block$/ { b[++n] = NR }
 		END { i = 1 + int(f * (n - 1) + 0.5); print b[i] }
-	' "$KS/points"
+	' "$KSS/points"
+}
+
+# The windows set (see ks_setup_file): wcount: how many windows the
+# traced update has; pblock F: the copy block at fraction F of writing the
+# journaled prefix into the mbox; wblock K F: of the K-th window.
+wcount() { grep -c ' window$' "$KSS/points"; }
+pblock() { ks_block "apply start" "window" "$1"; }
+wblock() {
+	local from to
+	from=$(point window "$1")
+	to=$(awk -v from="$from" 'NR > from && / (window sync|apply before fsync)$/ { print NR; exit }' "$KSS/points")
+	awk -v from="$from" -v to="$to" -v f="$2" '
+		NR > from && NR < to && / copy block$/ { b[++n] = NR }
+		END { i = 1 + int(f * (n - 1) + 0.5); print b[i] }
+	' "$KSS/points"
+}
+
+# ks_snapshot / ks_restore: the maildrop and state directory as a crash
+# left them, to trace the replay first and then kill it where wanted.  The
+# maildrop is copied back into the same file: the journal names its inode.
+ks_snapshot() {
+	rm -rf "$KS_FAST/snap"
+	mkdir "$KS_FAST/snap"
+	cp -p "$SPOOL/alice" "$KS_FAST/snap/alice"
+	cp -a "$STATE" "$KS_FAST/snap/"
+}
+ks_restore() {
+	cp "$KS_FAST/snap/alice" "$SPOOL/alice"
+	rm -rf "$STATE"
+	cp -a "$KS_FAST/snap/state" "$KS_FAST/"
+}
+
+# ks_replay_trace: the points the next session would pass replaying what
+# the crash left, into $WORLD/replay/points ("n name"); nothing changes.
+ks_replay_trace() {
+	ks_snapshot
+	mkdir -p "$WORLD/replay"
+	POP3=$POP3_FAULT POP3_FAULT_TRACE=1 pop3 -- "USER alice" "PASS secret" "STAT" "QUIT" \
+		>/dev/null 2>"$WORLD/replay/trace"
+	sed -n 's/^fault point \([0-9]*\): \(.*\)$/\1 \2/p' "$WORLD/replay/trace" \
+		>"$WORLD/replay/points"
+	ks_restore
+}
+
+# rpoint NAME [K]: like point, in the traced replay.
+rpoint() { KSS=$WORLD/replay point "$@"; }
+
+# ks_kill_replay_at N NAME: the replay killed at its point N, which must
+# be called NAME; the session after it must finish the update.
+ks_kill_replay_at() {
+	[ -n "$1" ] || {
+		echo "no such replay point" >&2
+		return 1
+	}
+	POP3=$POP3_FAULT POP3_FAULT_TRACE=1 POP3_FAULT_KILL_AT=$1 \
+		ks_recovery_killed_at "$1" "$2"
 }
 
 # ks_kill_at N: run the update with SIGKILL at crash point N; it must die
@@ -138,7 +237,7 @@ ks_kill_at() {
 	local status=0
 	ks_session "$POP3_FAULT" POP3_FAULT_KILL_AT="$1" \
 		>"$WORLD/killed.out" 2>"$WORLD/killed.err" || status=$?
-	echo "killed at point $1 ($(sed -n "${1}s/^[0-9]* //p" "$KS/points")): status $status" >&2
+	echo "killed at point $1 ($(sed -n "${1}s/^[0-9]* //p" "$KSS/points")): status $status" >&2
 	[ "$status" = 137 ] || return 1
 	if grep -q '^+OK bye' "$WORLD/killed.out"; then
 		echo "QUIT was answered before the kill" >&2
@@ -158,7 +257,7 @@ ks_next_session() {
 
 # ks_verify applied|unapplied|either [MANIFEST]: the checker over the maildrop.
 ks_verify() {
-	mboxcheck verify --manifest "${2:-$KS/master.man}" --deleted "$KS/deleted" \
+	mboxcheck verify --manifest "${2:-$KS/master.man}" --deleted "$KSS/deleted" \
 		--expect "$1" "$SPOOL/alice"
 }
 
@@ -201,10 +300,10 @@ ks_deliver() {
 # ks_random_kill I: the plain binary, killed I-th time at a random moment
 # after QUIT was sent; the update happened wholly or not at all.
 ks_random_kill() {
-	local delay_ms=$((RANDOM % (KS_UPDATE_MS * 5 / 4 + 1)))
+	local delay_ms=$((RANDOM % (KS_UPDATE_MS + 1)))
 	local cmds
 	ks_install
-	mapfile -t cmds <"$KS/commands"
+	mapfile -t cmds <"$KSS/commands"
 	session_start r
 	session_send r "${cmds[@]:0:${#cmds[@]}-1}"
 	local i
@@ -236,8 +335,8 @@ ks_uninterrupted() {
 	[ "$(wc -l <"$KS/master.man")" -ge 20000 ]
 	[ "$(stat -L -c %s "$KS/master")" -ge $((100 * 1024 * 1024)) ]
 	# Enough distinct points to choose 20 from, all over the sequence.
-	[ "$(cut -d' ' -f2- "$KS/points" | sort -u | wc -l)" -ge 8 ]
-	[ "$(wc -l <"$KS/points")" -ge 200 ]
+	[ "$(cut -d' ' -f2- "$KSS/points" | sort -u | wc -l)" -ge 8 ]
+	[ "$(wc -l <"$KSS/points")" -ge 200 ]
 	ks_install
 	run ks_session "$POP3"
 	[ "$status" -eq 0 ]
@@ -327,7 +426,7 @@ ks_crash_delivery_crash() {
 	# header, trailer, fsync...): the replay's new journal passes them too.
 	local others
 	others=$(awk -v a="$(point 'apply start')" \
-		'NR < a && !/ copy block$/' "$KS/points" | wc -l)
+		'NR < a && !/ copy block$/' "$KSS/points" | wc -l)
 	ks_install
 	ks_kill_at "$(ablock 0.5)"
 	ks_deliver d
@@ -353,14 +452,15 @@ ks_small_install() {
 	fi
 }
 
-# ks_exhaustive N...: on a small maildrop (30 messages, 1 MB), an update
-# deleting messages N... is killed at every crash point it passes, one
-# after the other.  Until the apply starts the maildrop must be untouched
-# and the next session may finish the update or not, wholly; from then on
-# it must finish it.  Independent of how the points are named.
+# ks_exhaustive N...: on a small maildrop (KS_SMALL_COUNT messages, 30,
+# of KS_SMALL_BYTES, 1 MB), an update deleting messages N... is killed at
+# every crash point it passes, one after the other.  Until the apply
+# starts the maildrop must be untouched and the next session may finish
+# the update or not, wholly; from then on it must finish it.  Independent
+# of how the points are named.
 ks_exhaustive() {
-	local small="$WORLD/small" n
-	mkmaildrop --count 30 --bytes 1000000 --seed 5 "$small"
+	local small="$WORLD/small" n count=${KS_SMALL_COUNT:-30}
+	mkmaildrop --count "$count" --bytes "${KS_SMALL_BYTES:-1000000}" --seed 5 "$small"
 	mboxcheck manifest "$small" >"$small.man"
 	local cmds=("USER alice" "PASS secret")
 	: >"$small.deleted"
@@ -382,7 +482,7 @@ ks_exhaustive() {
 	apply_at=$(sed -n 's/^fault point \([0-9]*\): apply start$/\1/p' "$WORLD/small.trace")
 	echo "$total crash points; the apply starts at ${apply_at:-none}" >&2
 	[ "$total" -ge 1 ]
-	local k expect status left=$((30 - $#))
+	local k expect status left=$((count - $#))
 	for ((k = 1; k <= total; k++)); do
 		ks_small_install "$small"
 		status=0
@@ -414,4 +514,58 @@ ks_exhaustive() {
 			return 1
 		}
 	done
+}
+
+# ---- the windows set: the journaled prefix, then checkpointed windows ----
+
+# ks_windows_uninterrupted: the update has a prefix and many windows.
+ks_windows_uninterrupted() {
+	ks_use windows
+	echo "$(wcount) windows; prefix blocks $(pblock 0)..$(pblock 1)" >&2
+	[ "$(wcount)" -ge 10 ]
+	[ -n "$(pblock 0)" ]
+	[ "$(grep -c ' checkpoint$' "$KSS/points")" -eq $(($(wcount) - 1)) ]
+	ks_install
+	run ks_session "$POP3"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"+OK bye, $KS_DELETED messages deleted, $((KS_COUNT - KS_DELETED)) left"* ]]
+	assert_no_leftovers
+	ks_verify applied
+}
+
+# ks_mid_window: the crash point half-way through the middle window.
+ks_mid_window() { wblock $(($(wcount) / 2)) 0.5; }
+
+# ks_windows_double_crash NAME [K]: killed half-way through the middle
+# window, then the replay killed at its K-th point called NAME; the third
+# session finishes the update.
+ks_windows_double_crash() {
+	ks_use windows
+	ks_install
+	ks_kill_at "$(ks_mid_window)"
+	ks_replay_trace
+	grep -q " window$" "$WORLD/replay/points"
+	ks_kill_replay_at "$(rpoint "$1" "${2:-1}")" "$1"
+	ks_next_session $((KS_COUNT - KS_DELETED))
+	assert_no_leftovers
+	ks_verify applied
+}
+
+# ks_windows_delivery_crash [NAME K]: killed half-way through the middle
+# window, two messages delivered, then (with NAME) the replay -- which
+# must take the delivery into a new journal and move it too -- killed at
+# its K-th point called NAME; the next session finishes.
+ks_windows_delivery_crash() {
+	ks_use windows
+	ks_install
+	ks_kill_at "$(ks_mid_window)"
+	ks_deliver d
+	if [ $# -gt 0 ]; then
+		ks_replay_trace
+		echo "replay: $(wc -l <"$WORLD/replay/points") points, $(grep -c ' window$' "$WORLD/replay/points") windows" >&2
+		ks_kill_replay_at "$(rpoint "$1" "$2")" "$1"
+	fi
+	ks_next_session $((KS_COUNT - KS_DELETED + 2))
+	assert_no_leftovers
+	ks_verify applied "$WORLD/manifest"
 }
