@@ -101,13 +101,16 @@ bench: pop3-stdio
 # Fuzzing with clang's libFuzzer (tests/fuzz/README.md): each target runs
 # for FUZZ_SECONDS.  The code under test is instrumented for coverage; the
 # targets' own checking code is not, so it costs no fuzzing speed.
-FUZZ_TARGETS = session mbox blocklist passwd sasl
+# The crash points are compiled in (fault.h; without $$POP3_FAULT_KILL_AT
+# they do nothing), and the update's windows may be as small as 64 bytes
+# (params.h), so that small inputs reach the windowed update.
+FUZZ_TARGETS = session mbox blocklist passwd sasl update
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all \
 	-fsanitize-ignorelist=tests/fuzz/known-issues.ignorelist \
-	$(REQUIRED_CFLAGS) -DPOP3_NO_MAIN -I.
+	$(REQUIRED_CFLAGS) -DPOP3_NO_MAIN -DPOP3_FAULT_INJECTION -DMIN_WINDOW=64u -I.
 FUZZ_OBJECTS = $(SOURCES:%.c=build/fuzz/%.o)
 FUZZ_BINARIES = $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 
@@ -119,6 +122,9 @@ build/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HEADERS) | build/fu
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 build/fuzz/fuzz_%: build/fuzz/fuzz_%.o $(FUZZ_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(LDLIBS)
+# fuzz_update brings its own fault_point(): the crash it simulates.
+build/fuzz/fuzz_update: build/fuzz/fuzz_update.o $(filter-out build/fuzz/fault.o,$(FUZZ_OBJECTS))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 build/fuzz:
 	mkdir -p $@
 
