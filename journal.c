@@ -44,6 +44,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "byteorder.h"
 #include "fault.h"
 #include "fileio.h"
 #include "params.h"
@@ -112,20 +113,6 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* ---- layout ---- */
 
 static uint64_t prefix_at(const struct plan *p)
@@ -157,7 +144,7 @@ static void encode_header(const struct plan *p, unsigned char *out)
 	};
 	memcpy(out, header_magic, 8);
 	for (int i = 0; i < HEADER_FIELDS; i++)
-		put_u64(out + 8 + 8 * i, fields[i]);
+		le64_store(out + 8 + 8 * i, fields[i]);
 	memcpy(out + 8 + 8 * HEADER_FIELDS, p->fingerprint, 16);
 	memcpy(out + 8 + 8 * HEADER_FIELDS + 16, p->tail, 16);
 }
@@ -172,7 +159,7 @@ static bool decode_header(const unsigned char *in, uint64_t file_size,
 	if (memcmp(in, header_magic, 8) != 0)
 		return false;
 	for (int i = 0; i < HEADER_FIELDS; i++)
-		f[i] = get_u64(in + 8 + 8 * i);
+		f[i] = le64_load(in + 8 + 8 * i);
 	*p = (struct plan){ .dev = f[0], .ino = f[1], .start = f[2],
 			    .old_end = f[3], .new_end = f[4],
 			    .prefix_len = f[6], .fingerprint_len = f[7],
@@ -192,7 +179,8 @@ static bool decode_header(const unsigned char *in, uint64_t file_size,
  * all inside the old file, adding up to the new text. */
 static bool derive_destinations(struct plan *p)
 {
-	uint64_t at = p->start, last_end = p->start;
+	uint64_t at = p->start; /* where run i goes */
+	uint64_t last_end = at; /* where run i - 1 ended */
 
 	for (size_t i = 0; i < p->count; i++) {
 		const struct text_run *r = &p->runs[i];
@@ -422,8 +410,8 @@ static void encode_slot(unsigned char *out, uint64_t seq, uint64_t done)
 	struct uidl_hash h;
 
 	memcpy(out, slot_magic, 8);
-	put_u64(out + 8, seq);
-	put_u64(out + 16, done);
+	le64_store(out + 8, seq);
+	le64_store(out + 16, done);
 	uidl_hash_init(&h);
 	uidl_hash_update(&h, out, 24);
 	uidl_hash_final(&h, check);
@@ -434,8 +422,8 @@ static bool decode_slot(const unsigned char *in, uint64_t *seq, uint64_t *done)
 {
 	unsigned char expect[SLOT_SIZE];
 
-	*seq = get_u64(in + 8);
-	*done = get_u64(in + 16);
+	*seq = le64_load(in + 8);
+	*done = le64_load(in + 16);
 	encode_slot(expect, *seq, *done);
 	return memcmp(in, expect, SLOT_SIZE) == 0;
 }
@@ -537,8 +525,8 @@ static bool write_journal(struct job *j, int fd)
 	ok = ftruncate(fd, 0) == 0 && copier_put(&c, header, sizeof(header));
 	for (size_t i = 0; ok && i < p->count; i++) {
 		unsigned char run[RUN_SIZE];
-		put_u64(run, p->runs[i].offset);
-		put_u64(run + 8, p->runs[i].length);
+		le64_store(run, p->runs[i].offset);
+		le64_store(run + 8, p->runs[i].length);
 		ok = copier_put(&c, run, sizeof(run));
 	}
 	ok = ok && copier_add_text(&c, j, p->start, p->start + p->prefix_len) &&
@@ -772,7 +760,7 @@ static enum plan_read read_runs(struct job *j, struct uidl_hash *hash)
 		if (!pread_full(j->journal, run, sizeof(run), HEADER_SIZE + i * RUN_SIZE))
 			return read_failed();
 		uidl_hash_update(hash, run, sizeof(run));
-		p->runs[i] = (struct text_run){ get_u64(run), get_u64(run + 8) };
+		p->runs[i] = (struct text_run){ le64_load(run), le64_load(run + 8) };
 	}
 	return PLAN_WHOLE;
 }
@@ -934,13 +922,14 @@ bool journal_recover(int mbox_fd, const char *state_dir)
 	/* A journal.tmp that was never renamed never reached the mbox. */
 	if (unlink(p.temp) != 0 && errno != ENOENT)
 		syslog(LOG_WARNING, "%s: unlink: %m", p.temp);
-	j.journal = open(p.journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (j.journal < 0) {
+	int fd = open(p.journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return true;
 		syslog(LOG_ERR, "%s: %m", p.journal);
 		return false;
 	}
+	j.journal = fd;
 	bool ok = fstat(j.journal, &jst) == 0 &&
 		  (jst.st_size == 0 ||
 		   ((j.buf = malloc(COPY_BUFFER)) && recover_from(&j, &jst, &p, state_dir)));

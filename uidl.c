@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byteorder.h"
+
 /* Odd 64-bit constants with well-mixed bits (from the golden ratio and
  * the splitmix64 finaliser). */
 #define MIX_A 0x9e3779b97f4a7c15ULL
@@ -29,32 +31,22 @@ static uint64_t avalanche(uint64_t x)
 	return x;
 }
 
-static void mix_word(struct uidl_hash *h, uint64_t word)
+static uint64_t mix_word(uint64_t lane, uint64_t word)
 {
-	h->lane_a = rotate_left(h->lane_a ^ word, 31) * MIX_A;
-	h->lane_b = (rotate_left(h->lane_b, 27) + word) * MIX_B ^ h->lane_a;
+	return rotate_left(lane + word * MIX_B, 31) * MIX_A;
+}
+
+/* Words are read little-endian so that ids do not depend on the machine
+ * that computed them. */
+static void mix_stripe(struct uidl_hash *h, const unsigned char *p)
+{
+	for (int i = 0; i < 4; i++)
+		h->lane[i] = mix_word(h->lane[i], le64_load(p + 8 * i));
 }
 
 void uidl_hash_init(struct uidl_hash *h)
 {
-	h->lane_a = MIX_B;
-	h->lane_b = MIX_A;
-	h->pending = 0;
-	h->pending_len = 0;
-	h->length = 0;
-}
-
-/* Words are read little-endian so that ids do not depend on the machine
- * that computed them (a spool can move between hosts).  memcpy compiles to
- * one load; the byte swap only exists on big-endian machines. */
-static uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t w;
-	memcpy(&w, p, sizeof(w));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap64(w);
-#endif
-	return w;
+	*h = (struct uidl_hash){ .lane = { MIX_A + MIX_B, MIX_B, 0, -MIX_A } };
 }
 
 void uidl_hash_update(struct uidl_hash *h, const void *data, size_t len)
@@ -62,31 +54,38 @@ void uidl_hash_update(struct uidl_hash *h, const void *data, size_t len)
 	const unsigned char *p = data;
 
 	h->length += len;
-	while (len > 0 && h->pending_len > 0) {
-		h->pending |= (uint64_t)*p++ << (8 * h->pending_len);
-		len--;
-		if (++h->pending_len == 8) {
-			mix_word(h, h->pending);
-			h->pending = 0;
-			h->pending_len = 0;
-		}
+	if (h->pending_len > 0) {
+		size_t n = UIDL_HASH_STRIPE - h->pending_len < len
+				   ? UIDL_HASH_STRIPE - h->pending_len
+				   : len;
+		memcpy(h->pending + h->pending_len, p, n);
+		h->pending_len += (unsigned)n;
+		p += n;
+		len -= n;
+		if (h->pending_len < UIDL_HASH_STRIPE)
+			return;
+		mix_stripe(h, h->pending);
+		h->pending_len = 0;
 	}
-	for (; len >= 8; p += 8, len -= 8)
-		mix_word(h, load_le64(p));
-	for (; len > 0; len--)
-		h->pending |= (uint64_t)*p++ << (8 * h->pending_len++);
+	for (; len >= UIDL_HASH_STRIPE; p += UIDL_HASH_STRIPE, len -= UIDL_HASH_STRIPE)
+		mix_stripe(h, p);
+	memcpy(h->pending, p, len);
+	h->pending_len = (unsigned)len;
 }
 
+/* The last partial stripe, zero-padded, then the length (which tells
+ * the padding from zero bytes), folded into two avalanched halves. */
 void uidl_hash_final(struct uidl_hash *h, uint8_t digest[16])
 {
-	mix_word(h, h->pending ^ ((uint64_t)h->pending_len << 56));
-	mix_word(h, h->length);
-	uint64_t a = avalanche(h->lane_a + h->lane_b);
-	uint64_t b = avalanche(h->lane_b ^ rotate_left(a, 17));
-	for (int i = 0; i < 8; i++) {
-		digest[i] = (uint8_t)(a >> (8 * i));
-		digest[8 + i] = (uint8_t)(b >> (8 * i));
-	}
+	memset(h->pending + h->pending_len, 0, UIDL_HASH_STRIPE - h->pending_len);
+	mix_stripe(h, h->pending);
+	uint64_t a = rotate_left(h->lane[0], 1) + rotate_left(h->lane[1], 7) +
+		     rotate_left(h->lane[2], 12) + rotate_left(h->lane[3], 18);
+	uint64_t b = mix_word(h->lane[2] ^ h->lane[0], h->length) + h->lane[1];
+	a = avalanche(mix_word(a, h->length) ^ h->lane[3]);
+	b = avalanche(b ^ rotate_left(a, 17));
+	le64_store(digest, a);
+	le64_store(digest + 8, b);
 }
 
 bool uidl_is_valid(const char *text, size_t len)
@@ -140,7 +139,7 @@ static uint64_t text_key(const char *text)
 	uidl_hash_init(&h);
 	uidl_hash_update(&h, text, strlen(text));
 	uidl_hash_final(&h, d);
-	uint64_t key = load_le64(d);
+	uint64_t key = le64_load(d);
 	return key ? key : 1; /* 0 marks an empty slot */
 }
 
