@@ -19,18 +19,20 @@
  * end mark), then two checkpoint slots written alternately, each with its
  * own check, so a torn slot leaves the other.
  *
- * Recovery must tell apart, for a whole journal found at start-up:
- *  (a) rewrite started, not finished: the file is at least old_end long
- *      and still holds the old bytes after new_end (the rewrite writes only
- *      below new_end); mail delivered since is after old_end.  Finish the
- *      rewrite from the last checkpoint and keep that mail.
- *  (b) rewrite finished (truncated to new_end), journal not yet cleared;
- *      mail delivered since starts at new_end, and the new text ends at
- *      new_end.  Only clear the journal.
- * The header keeps a fingerprint of the old bytes just after new_end and
- * a digest of the last bytes of the new text: the first present means (a);
- * the first cut off and the second in place means (b); anything else means
- * someone else changed the mbox, and it is left alone.
+ * The file is cut at new_end only when the new text is durable, and only
+ * after a mark -- a random value from the header, beginning with a NUL,
+ * which no MDA's "From " line does -- has been written at new_end and a
+ * checkpoint says so.  Recovery, for a whole journal found at start-up:
+ *  (a) not marked: nothing was cut; the file is at least old_end long and
+ *      still holds the old bytes after the mark's place (the rewrite
+ *      writes only below new_end); mail delivered since is after old_end.
+ *      Finish from the last checkpoint and keep that mail.
+ *  (b) marked and the mark still there: the same, with all text in place.
+ *  (c) marked and the mark gone: the file was cut, and mail delivered since
+ *      starts at new_end.  Only clear the journal.
+ * A fingerprint of the old bytes after the mark's place and a digest of
+ * the last bytes of the new text check (a) and (c): a file that fails them
+ * was changed by someone else, and is left alone.
  */
 #include "journal.h"
 
@@ -39,9 +41,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "byteorder.h"
@@ -54,6 +59,7 @@
 #define JOURNAL_TEMP "journal.tmp" /* only while recovery extends a journal */
 #define JOURNAL_ASIDE "journal.unusable"
 #define FINGERPRINT_SPAN 4096
+#define MARK_SPAN 16
 /* Text moves through a buffer this big: few writes, bounded memory. */
 #define COPY_BUFFER IO_BLOCK
 /* Written text is sent on its way to the disk in pieces this big. */
@@ -63,8 +69,8 @@ static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '2' };
 static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '2' };
 static const char slot_magic[8] = { 'P', '3', 'S', 'J', 'C', 'K', 'P', '2' };
 
-enum { HEADER_FIELDS = 9, HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 2 * 16,
-       RUN_SIZE = 16, TRAILER_SIZE = 16 + 8, SLOT_SIZE = 32, SLOTS = 2 };
+enum { HEADER_FIELDS = 9, HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 2 * 16 + MARK_SPAN,
+       RUN_SIZE = 16, TRAILER_SIZE = 16 + 8, SLOT_SIZE = 40, SLOTS = 2 };
 
 /* What the journal holds; the runs' destinations are derived from it. */
 struct plan {
@@ -76,8 +82,9 @@ struct plan {
 	uint64_t prefix_len; /* the first new text, kept in the journal */
 	uint64_t fingerprint_len;
 	uint64_t tail_len;
-	uint8_t fingerprint[16]; /* of old bytes [new_end, +fingerprint_len) */
+	uint8_t fingerprint[16]; /* of old bytes after the mark's place */
 	uint8_t tail[16];        /* of new bytes [new_end - tail_len, new_end) */
+	unsigned char mark[MARK_SPAN]; /* written at new_end before the cut */
 	size_t count;
 	struct text_run *runs;
 	uint64_t *dst; /* where each run goes */
@@ -89,6 +96,7 @@ struct job {
 	int journal;
 	struct plan *plan;
 	uint64_t done;          /* new text below here is durable */
+	bool marked;            /* and the mark, too: the file may be cut */
 	bool prefix_in_journal; /* whole and durable there, */
 	uint64_t prefix_offset; /* at this offset */
 	uint64_t seq;           /* of the last checkpoint */
@@ -135,6 +143,12 @@ static uint64_t journal_size(const struct plan *p)
 	return slot_at(p, SLOTS);
 }
 
+/* The mark takes the first bytes of what is cut off, 16 or fewer. */
+static uint64_t mark_len(const struct plan *p)
+{
+	return min_u64(p->old_end - p->new_end, MARK_SPAN);
+}
+
 static void encode_header(const struct plan *p, unsigned char *out)
 {
 	const uint64_t fields[HEADER_FIELDS] = {
@@ -147,6 +161,7 @@ static void encode_header(const struct plan *p, unsigned char *out)
 		le64_store(out + 8 + 8 * i, fields[i]);
 	memcpy(out + 8 + 8 * HEADER_FIELDS, p->fingerprint, 16);
 	memcpy(out + 8 + 8 * HEADER_FIELDS + 16, p->tail, 16);
+	memcpy(out + 8 + 8 * HEADER_FIELDS + 32, p->mark, MARK_SPAN);
 }
 
 /* The header's fields, checked against each other and against the size
@@ -166,6 +181,7 @@ static bool decode_header(const unsigned char *in, uint64_t file_size,
 			    .tail_len = f[8] };
 	memcpy(p->fingerprint, in + 8 + 8 * HEADER_FIELDS, 16);
 	memcpy(p->tail, in + 8 + 8 * HEADER_FIELDS + 16, 16);
+	memcpy(p->mark, in + 8 + 8 * HEADER_FIELDS + 32, MARK_SPAN);
 	if (f[5] > file_size / RUN_SIZE || p->start >= p->new_end ||
 	    p->new_end >= p->old_end || p->prefix_len > p->new_end - p->start ||
 	    p->prefix_len > file_size || p->fingerprint_len > FINGERPRINT_SPAN ||
@@ -404,7 +420,8 @@ static bool below_size_limit(uint64_t end)
 
 /* ---- checkpoints ---- */
 
-static void encode_slot(unsigned char *out, uint64_t seq, uint64_t done)
+static void encode_slot(unsigned char *out, uint64_t seq, uint64_t done,
+			bool marked)
 {
 	uint8_t check[16];
 	struct uidl_hash h;
@@ -412,25 +429,30 @@ static void encode_slot(unsigned char *out, uint64_t seq, uint64_t done)
 	memcpy(out, slot_magic, 8);
 	le64_store(out + 8, seq);
 	le64_store(out + 16, done);
+	le64_store(out + 24, marked);
 	uidl_hash_init(&h);
-	uidl_hash_update(&h, out, 24);
+	uidl_hash_update(&h, out, 32);
 	uidl_hash_final(&h, check);
-	memcpy(out + 24, check, 8);
+	memcpy(out + 32, check, 8);
 }
 
-static bool decode_slot(const unsigned char *in, uint64_t *seq, uint64_t *done)
+static bool decode_slot(const unsigned char *in, uint64_t *seq, uint64_t *done,
+			bool *marked)
 {
 	unsigned char expect[SLOT_SIZE];
+	uint64_t flag = le64_load(in + 24);
 
 	*seq = le64_load(in + 8);
 	*done = le64_load(in + 16);
-	encode_slot(expect, *seq, *done);
-	return memcmp(in, expect, SLOT_SIZE) == 0;
+	*marked = flag == 1;
+	encode_slot(expect, *seq, *done, *marked);
+	return flag <= 1 && memcmp(in, expect, SLOT_SIZE) == 0;
 }
 
-/* The window before `at` is durable, so the next may overwrite its
- * sources: the mbox is synced, then the journal says so. */
-static bool checkpoint(struct job *j, uint64_t at)
+/* What is before `at` (and, if marked, the mark) is durable, so the next
+ * step may overwrite its sources: the mbox is synced, then the journal
+ * says so. */
+static bool checkpoint(struct job *j, uint64_t at, bool marked)
 {
 	unsigned char slot[SLOT_SIZE];
 	uint64_t seq = j->seq + 1;
@@ -438,13 +460,14 @@ static bool checkpoint(struct job *j, uint64_t at)
 	FAULT_POINT("window sync");
 	if (fdatasync(j->mbox) != 0)
 		return false;
-	encode_slot(slot, seq, at);
+	encode_slot(slot, seq, at, marked);
 	FAULT_POINT("checkpoint");
 	if (!pwrite_full(j->journal, slot, sizeof(slot), slot_at(j->plan, seq % SLOTS)) ||
 	    fdatasync(j->journal) != 0)
 		return false;
 	j->seq = seq;
 	j->done = at;
+	j->marked = marked;
 	return true;
 }
 
@@ -456,14 +479,18 @@ static bool read_checkpoint(struct job *j)
 
 	j->done = p->start;
 	j->seq = 0;
+	j->marked = false;
 	if (!pread_full(j->journal, slots, sizeof(slots), slot_at(p, 0)))
 		return false;
 	for (unsigned i = 0; i < SLOTS; i++) {
 		uint64_t seq, done;
-		if (decode_slot(slots + i * SLOT_SIZE, &seq, &done) && seq > j->seq &&
-		    done >= p->start + p->prefix_len && done <= p->new_end) {
+		bool marked;
+		if (decode_slot(slots + i * SLOT_SIZE, &seq, &done, &marked) &&
+		    seq > j->seq && done >= p->start + p->prefix_len &&
+		    done <= p->new_end && (!marked || done == p->new_end)) {
 			j->seq = seq;
 			j->done = done;
+			j->marked = marked;
 		}
 	}
 	return true;
@@ -471,17 +498,14 @@ static bool read_checkpoint(struct job *j)
 
 /* ---- the rewrite ---- */
 
-/* The new text to the mbox, durably, then the mbox cut to its new end.
- * Picks up where j->done says; the prefix comes from the journal. */
-static bool apply(struct job *j)
+/* The new text to the mbox, durably: the prefix from the journal, then
+ * the windows.  Picks up where j->done says. */
+static bool move_text(struct job *j)
 {
 	const struct plan *p = j->plan;
 	uint64_t at = j->done;
 	bool window_pending = false;
 
-	if (!below_size_limit(p->new_end))
-		return false;
-	FAULT_POINT("apply start");
 	if (at == p->start && p->prefix_len > 0) {
 		/* Its sources do not matter any more: no checkpoint needed. */
 		if (!write_text(j, at, p->start + p->prefix_len))
@@ -489,7 +513,7 @@ static bool apply(struct job *j)
 		at = p->start + p->prefix_len;
 	}
 	while (at < p->new_end) {
-		if (window_pending && !checkpoint(j, at))
+		if (window_pending && !checkpoint(j, at, false))
 			return false;
 		uint64_t len = min_u64(shift_at(p, at), p->new_end - at);
 		FAULT_POINT("window");
@@ -499,7 +523,33 @@ static bool apply(struct job *j)
 		window_pending = true;
 	}
 	FAULT_POINT("apply before fsync");
-	if (fdatasync(j->mbox) != 0)
+	/* The last window's sources are where the mark goes. */
+	if (window_pending)
+		return checkpoint(j, p->new_end, false);
+	return fdatasync(j->mbox) == 0;
+}
+
+/* The mark at new_end, durably, and a checkpoint saying so: from now on
+ * recovery can tell a cut file from one not yet cut, whatever mail is
+ * appended to it. */
+static bool mark_end(struct job *j)
+{
+	const struct plan *p = j->plan;
+
+	FAULT_POINT("mark");
+	return pwrite_full(j->mbox, p->mark, (size_t)mark_len(p), p->new_end) &&
+	       checkpoint(j, p->new_end, true);
+}
+
+/* All of the rewrite: move, mark, cut. */
+static bool apply(struct job *j)
+{
+	const struct plan *p = j->plan;
+
+	if (!below_size_limit(p->new_end))
+		return false;
+	FAULT_POINT("apply start");
+	if (!j->marked && !(move_text(j) && mark_end(j)))
 		return false;
 	FAULT_POINT("apply before truncate");
 	if (ftruncate(j->mbox, (off_t)p->new_end) != 0)
@@ -536,7 +586,8 @@ static bool write_journal(struct job *j, int fd)
 	uidl_hash_final(&hash, trailer);
 	memcpy(trailer + 16, trailer_magic, 8);
 	if (j->seq > 0)
-		encode_slot(slots + (j->seq % SLOTS) * SLOT_SIZE, j->seq, j->done);
+		encode_slot(slots + (j->seq % SLOTS) * SLOT_SIZE, j->seq, j->done,
+			    j->marked);
 	FAULT_POINT("journal trailer");
 	if (!pwrite_full(fd, trailer, sizeof(trailer), trailer_at(p)) ||
 	    !pwrite_full(fd, slots, sizeof(slots), slot_at(p, 0)))
@@ -621,15 +672,40 @@ static uint64_t choose_prefix(const struct plan *p)
 	return text;
 }
 
-/* The fingerprint and tail digest of a plan whose runs are set. */
+/* A value nobody else writes at new_end: a NUL (an MDA's mail begins
+ * with "From ") and random bytes, or, without getrandom, bytes that
+ * depend on this update. */
+static void make_mark(struct plan *p)
+{
+	unsigned char *m = p->mark;
+
+	if (getrandom(m, MARK_SPAN, 0) != MARK_SPAN) {
+		struct uidl_hash h;
+		struct timespec now;
+		uint8_t digest[16];
+		pid_t pid = getpid();
+		(void)clock_gettime(CLOCK_REALTIME, &now);
+		uidl_hash_init(&h);
+		uidl_hash_update(&h, &now, sizeof(now));
+		uidl_hash_update(&h, &pid, sizeof(pid));
+		uidl_hash_update(&h, p, offsetof(struct plan, fingerprint));
+		uidl_hash_final(&h, digest);
+		memcpy(m, digest, MARK_SPAN);
+	}
+	m[0] = '\0';
+}
+
+/* The mark, fingerprint and tail digest of a plan whose runs are set. */
 static bool seal_plan(struct job *j)
 {
 	struct plan *p = j->plan;
+	uint64_t after_mark = p->new_end + mark_len(p);
 
-	p->fingerprint_len = min_u64(p->old_end - p->new_end, FINGERPRINT_SPAN);
+	make_mark(p);
+	p->fingerprint_len = min_u64(p->old_end - after_mark, FINGERPRINT_SPAN);
 	p->tail_len = min_u64(p->new_end - p->start, FINGERPRINT_SPAN);
 	return below_size_limit(p->new_end) && below_size_limit(journal_size(p)) &&
-	       digest_of(j->mbox, p->new_end, p->fingerprint_len, p->fingerprint) &&
+	       digest_of(j->mbox, after_mark, p->fingerprint_len, p->fingerprint) &&
 	       digest_new_tail(j, p->tail);
 }
 
@@ -813,19 +889,30 @@ static enum plan_read read_plan(struct job *j, uint64_t file_size)
 		       : PLAN_TORN;
 }
 
-/* Case (a) of the comment at the top: the old bytes after new_end are
- * still there. */
+/* Cases (a) and (b) of the comment at the top: nothing cut, the old
+ * bytes after the mark's place still there. */
 static bool old_tail_present(const struct job *j, uint64_t size)
 {
 	const struct plan *p = j->plan;
 	uint8_t now[16];
 
 	return size >= p->old_end &&
-	       digest_of(j->mbox, p->new_end, p->fingerprint_len, now) &&
+	       digest_of(j->mbox, p->new_end + mark_len(p), p->fingerprint_len, now) &&
 	       memcmp(now, p->fingerprint, 16) == 0;
 }
 
-/* Case (b): the new text ends at new_end. */
+/* Case (b) rather than (c): the mark is still at new_end. */
+static bool mark_present(const struct job *j, uint64_t size)
+{
+	const struct plan *p = j->plan;
+	unsigned char now[MARK_SPAN];
+	size_t n = (size_t)mark_len(p);
+
+	return size >= p->new_end + n && pread_full(j->mbox, now, n, p->new_end) &&
+	       memcmp(now, p->mark, n) == 0;
+}
+
+/* Case (c): the new text ends at new_end. */
 static bool new_tail_present(const struct job *j, uint64_t size)
 {
 	const struct plan *p = j->plan;
@@ -834,6 +921,18 @@ static bool new_tail_present(const struct job *j, uint64_t size)
 	return size >= p->new_end &&
 	       digest_of(j->mbox, p->new_end - p->tail_len, p->tail_len, now) &&
 	       memcmp(now, p->tail, 16) == 0;
+}
+
+enum recovery_case { NOT_CUT, CUT, CHANGED };
+
+/* Which of the cases at the top the file is in. */
+static enum recovery_case recovery_case(const struct job *j, uint64_t size)
+{
+	if (!j->marked)
+		return old_tail_present(j, size) ? NOT_CUT : CHANGED;
+	if (mark_present(j, size))
+		return size >= j->plan->old_end ? NOT_CUT : CHANGED;
+	return new_tail_present(j, size) ? CUT : CHANGED;
 }
 
 /* Mail delivered after the crash lies beyond old_end: it becomes one more
@@ -856,7 +955,10 @@ static bool extend(struct job *j, uint64_t size, const struct paths *paths,
 	p->count++;
 	p->new_end += added;
 	p->old_end = size;
-	/* The prefix, read from the old journal before it is replaced. */
+	/* The checkpoint carries over, the mark does not: it moves with the
+	 * new end.  The prefix is read from the old journal before it is
+	 * replaced. */
+	j->marked = false;
 	j->seq = j->done > p->start ? 1 : 0;
 	return seal_plan(j) && replace_journal(j, paths, dir);
 }
@@ -899,11 +1001,14 @@ static bool recover_from(struct job *j, const struct stat *jst,
 		return true;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (old_tail_present(j, size))
+	switch (recovery_case(j, size)) {
+	case NOT_CUT:
 		return finish(j, size, p, dir);
-	if (new_tail_present(j, size)) {
-		clear_journal(j->journal, p); /* case (b): finished */
+	case CUT:
+		clear_journal(j->journal, p);
 		return true;
+	case CHANGED:
+		break;
 	}
 	set_aside(p, "maildrop changed by someone else after an interrupted "
 		     "update; left as it is");

@@ -524,7 +524,7 @@ ks_windows_uninterrupted() {
 	echo "$(wcount) windows; prefix blocks $(pblock 0)..$(pblock 1)" >&2
 	[ "$(wcount)" -ge 10 ]
 	[ -n "$(pblock 0)" ]
-	[ "$(grep -c ' checkpoint$' "$KSS/points")" -eq $(($(wcount) - 1)) ]
+	[ "$(grep -c ' checkpoint$' "$KSS/points")" -eq $(($(wcount) + 1)) ]
 	ks_install
 	run ks_session "$POP3"
 	[ "$status" -eq 0 ]
