@@ -129,9 +129,8 @@ static bool add_xuidl(struct mailbox *mb, struct uidl_entry *id, const char *xui
 	return true;
 }
 
-static bool grow_index(struct mailbox *mb)
+static bool reserve_index(struct mailbox *mb, size_t cap)
 {
-	size_t cap = mb->capacity ? 2 * mb->capacity : 256;
 	if (cap > SIZE_MAX / sizeof(struct message))
 		return false;
 	struct message *msgs = realloc(mb->msgs, cap * sizeof(*msgs));
@@ -144,6 +143,11 @@ static bool grow_index(struct mailbox *mb)
 	mb->ids = ids;
 	mb->capacity = cap;
 	return true;
+}
+
+static bool grow_index(struct mailbox *mb)
+{
+	return reserve_index(mb, mb->capacity ? 2 * mb->capacity : 256);
 }
 
 /* Where message msg's text is followed by the next message, or by the
@@ -234,6 +238,15 @@ static bool assign_ids(struct mailbox *mb, size_t fixed)
 
 /* ---- the saved index ---- */
 
+/* Room for the indexed messages and, without another copy, for some
+ * delivered since. */
+static bool reserve_indexed(void *context, uint64_t count)
+{
+	struct mailbox *mb = context;
+	uint64_t want = count + count / 8 + 256;
+	return mb->capacity >= count || (want <= SIZE_MAX && reserve_index(mb, (size_t)want));
+}
+
 static bool add_indexed(void *context, const struct index_record *r)
 {
 	struct mailbox *mb = context;
@@ -296,8 +309,8 @@ static uint64_t use_index(struct mailbox *mb, const struct stat *st)
 
 	if (!mb->state_dir)
 		return 0;
-	enum index_status r =
-	    index_load(mb->state_dir, &h, add_indexed, mb, &pool, &retired);
+	const struct index_reader reader = { reserve_indexed, add_indexed, mb };
+	enum index_status r = index_load(mb->state_dir, &h, &reader, &pool, &retired);
 	if (r != INDEX_OK || !close_previous(mb, h.size) || !index_fits(mb, &h, st)) {
 		if (r == INDEX_OK) {
 			free(pool);

@@ -189,8 +189,8 @@ static bool pool_is_sane(const char *pool, uint64_t len)
 }
 
 enum index_status index_load(const char *state_dir, struct index_header *h,
-			     index_record_in record, void *context,
-			     char **pool, uint64_t **retired)
+			     const struct index_reader *reader, char **pool,
+			     uint64_t **retired)
 {
 	char path[4096];
 	struct stream *r = calloc(1, sizeof(*r));
@@ -209,12 +209,17 @@ enum index_status index_load(const char *state_dir, struct index_header *h,
 		return missing ? INDEX_MISSING : INDEX_UNUSABLE;
 	}
 	uidl_hash_init(&r->hash);
-	if (read_header(r, h)) {
+	struct stat st;
+	/* A damaged count must not make the caller reserve room for it. */
+	if (fstat(r->fd, &st) == 0 && read_header(r, h) &&
+	    h->count <= (uint64_t)st.st_size / RECORD_BYTES &&
+	    reader->reserve(reader->context, h->count)) {
 		struct index_record rec;
 		uint64_t i = 0, last_end = 0;
 		for (; i < h->count; i++) {
 			if (!read_record(r, &rec, h->pool_len) || rec.start < last_end ||
-			    rec.data + rec.length > h->size || !record(context, &rec))
+			    rec.data + rec.length > h->size ||
+			    !reader->record(reader->context, &rec))
 				break;
 			last_end = rec.data + rec.length;
 		}

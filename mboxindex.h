@@ -44,15 +44,20 @@ struct index_record {
 	bool use_xuidl;
 };
 
-/* The reader hands over records one by one; the pool and the retired
- * keys arrive in malloc'd buffers the caller frees.  A false from the
- * callback stops the load.  Nothing is trusted until INDEX_OK. */
-typedef bool (*index_record_in)(void *context, const struct index_record *r);
+/* The reader says first how many records follow (so that room for them
+ * is made once), then hands them over one by one; the pool and the
+ * retired keys arrive in malloc'd buffers the caller frees.  A false from
+ * a callback stops the load.  Nothing is trusted until INDEX_OK. */
+struct index_reader {
+	bool (*reserve)(void *context, uint64_t count);
+	bool (*record)(void *context, const struct index_record *r);
+	void *context;
+};
 enum index_status { INDEX_OK, INDEX_MISSING, INDEX_UNUSABLE };
 
 enum index_status index_load(const char *state_dir, struct index_header *h,
-			     index_record_in record, void *context,
-			     char **pool, uint64_t **retired);
+			     const struct index_reader *reader, char **pool,
+			     uint64_t **retired);
 
 /* The writer asks for record i of h->count. */
 typedef void (*index_record_out)(void *context, uint64_t i,
