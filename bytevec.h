@@ -107,6 +107,17 @@ static inline uint64_t mask64(const unsigned char *p, unsigned char c)
 	uint32_t b = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, v));
 	return (uint64_t)b << 32 | a;
 }
+
+/* The sum of the 32 byte lanes of v. */
+BYTEMASK64_TARGET
+static inline uint64_t sum_lanes(__m256i v)
+{
+	__m256i quads = _mm256_sad_epu8(v, _mm256_setzero_si256());
+	return (uint64_t)_mm256_extract_epi64(quads, 0) +
+	       (uint64_t)_mm256_extract_epi64(quads, 1) +
+	       (uint64_t)_mm256_extract_epi64(quads, 2) +
+	       (uint64_t)_mm256_extract_epi64(quads, 3);
+}
 #endif
 
 #endif

@@ -148,26 +148,51 @@ static bytes16 newlines16(bytes16 v)
 #endif
 
 #ifdef BYTEMASK64
-/* 64 bytes a round as bit masks: a line start is an LF's bit moved up by
- * one, so the whole test is a shift, an AND and a population count --
- * about a quarter of an instruction per byte. */
+/* 64 bytes a round with AVX2.  LFs are counted in byte lanes, summed
+ * every 127 rounds (two LFs per lane a round at most).  A line starting
+ * with 'F' is an 'F' whose previous byte (the same block loaded one byte
+ * earlier) is an LF; only a block that has one -- rare, even in base64,
+ * which is full of 'F's but not at line starts -- is looked at as bit
+ * masks, to find where. */
 BYTEMASK64_TARGET
 static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *lf)
 {
-	uint64_t after_lf = p[-1] == '\n';
+	const __m256i newline = _mm256_set1_epi8('\n'), letter_f = _mm256_set1_epi8('F');
+	__m256i lanes = _mm256_setzero_si256();
+	unsigned rounds = 0;
 	size_t i = 0;
 
 	for (; n - i >= 64; i += 64) {
-		uint64_t nl = mask64(p + i, '\n');
-		uint64_t starts = (nl << 1 | after_lf) & mask64(p + i, 'F');
-		if (starts) {
-			unsigned at = (unsigned)__builtin_ctzll(starts);
-			*lf += (uint64_t)__builtin_popcountll(nl & ((1ull << at) - 1));
-			return i + at;
+		__m256i lo, hi, before_lo, before_hi;
+		memcpy(&lo, p + i, sizeof(lo));
+		memcpy(&hi, p + i + 32, sizeof(hi));
+		memcpy(&before_lo, p + i - 1, sizeof(before_lo));
+		memcpy(&before_hi, p + i + 31, sizeof(before_hi));
+		__m256i f = _mm256_or_si256(
+		    _mm256_and_si256(_mm256_cmpeq_epi8(lo, letter_f),
+				     _mm256_cmpeq_epi8(before_lo, newline)),
+		    _mm256_and_si256(_mm256_cmpeq_epi8(hi, letter_f),
+				     _mm256_cmpeq_epi8(before_hi, newline)));
+		if (!_mm256_testz_si256(f, f)) {
+			uint64_t nl = mask64(p + i, '\n');
+			uint64_t starts = (nl << 1 | (p[(ptrdiff_t)i - 1] == '\n')) &
+					  mask64(p + i, 'F');
+			if (starts) {
+				unsigned at = (unsigned)__builtin_ctzll(starts);
+				*lf += sum_lanes(lanes) +
+				       (uint64_t)__builtin_popcountll(nl & ((1ull << at) - 1));
+				return i + at;
+			}
 		}
-		*lf += (uint64_t)__builtin_popcountll(nl);
-		after_lf = nl >> 63;
+		lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(lo, newline));
+		lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(hi, newline));
+		if (++rounds == 127) {
+			*lf += sum_lanes(lanes);
+			lanes = _mm256_setzero_si256();
+			rounds = 0;
+		}
 	}
+	*lf += sum_lanes(lanes);
 	for (; i < n; i++) {
 		if (p[i] == 'F' && p[(ptrdiff_t)i - 1] == '\n')
 			return i;

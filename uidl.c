@@ -67,8 +67,18 @@ void uidl_hash_update(struct uidl_hash *h, const void *data, size_t len)
 		mix_stripe(h, h->pending);
 		h->pending_len = 0;
 	}
-	for (; len >= UIDL_HASH_STRIPE; p += UIDL_HASH_STRIPE, len -= UIDL_HASH_STRIPE)
-		mix_stripe(h, p);
+	/* The lanes in locals: through h, every byte store could alias them. */
+	uint64_t a = h->lane[0], b = h->lane[1], c = h->lane[2], d = h->lane[3];
+	for (; len >= UIDL_HASH_STRIPE; p += UIDL_HASH_STRIPE, len -= UIDL_HASH_STRIPE) {
+		a = mix_word(a, le64_load(p));
+		b = mix_word(b, le64_load(p + 8));
+		c = mix_word(c, le64_load(p + 16));
+		d = mix_word(d, le64_load(p + 24));
+	}
+	h->lane[0] = a;
+	h->lane[1] = b;
+	h->lane[2] = c;
+	h->lane[3] = d;
 	memcpy(h->pending, p, len);
 	h->pending_len = (unsigned)len;
 }
