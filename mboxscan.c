@@ -24,6 +24,9 @@
 #define LOOKAHEAD 24
 #define SCAN_BLOCK (128 * 1024)
 #define SCAN_BUFFER (HISTORY + LOOKAHEAD + SCAN_BLOCK)
+/* Bytes allocated after the buffer, never filled, so that a 64-byte load
+ * at any position in it stays inside the allocation. */
+#define SCAN_SLACK 64
 
 /* Headers that local mail readers and POP servers add or rewrite (mutt,
  * pine, UW-IMAP, Thunderbird, qpopper): a message's id must not change
@@ -97,13 +100,20 @@ struct scanner {
 };
 
 #ifdef BYTEMASK64
+/* With tail_readable, 64 bytes from the last partial block on may be
+ * loaded (the scan buffer's slack): the tail is one masked block, not a
+ * byte loop -- header runs between events are a few hundred bytes. */
 BYTEMASK64_TARGET
-static uint64_t count_newlines64(const unsigned char *p, uint64_t n)
+static uint64_t count_newlines64(const unsigned char *p, uint64_t n,
+				 bool tail_readable)
 {
 	uint64_t count = 0;
 
 	for (; n >= 64; p += 64, n -= 64)
 		count += (uint64_t)__builtin_popcountll(mask64(p, '\n'));
+	if (tail_readable && n > 0)
+		return count + (uint64_t)__builtin_popcountll(mask64(p, '\n') &
+							     ((1ull << n) - 1));
 	for (; n > 0; n--)
 		count += *p++ == '\n';
 	return count;
@@ -116,7 +126,7 @@ uint64_t count_newlines(const unsigned char *p, uint64_t n)
 
 #ifdef BYTEMASK64
 	if (have_mask64())
-		return count_newlines64(p, n);
+		return count_newlines64(p, n, false);
 #endif
 #ifdef BYTEVEC
 	const bytes16 lf = splat16('\n');
@@ -158,42 +168,36 @@ BYTEMASK64_TARGET
 static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *lf)
 {
 	const __m256i newline = _mm256_set1_epi8('\n'), letter_f = _mm256_set1_epi8('F');
-	__m256i lanes = _mm256_setzero_si256();
-	unsigned rounds = 0;
-	size_t i = 0;
+	const unsigned char *q = p, *end = p + (n & ~(size_t)63);
 
-	for (; n - i >= 64; i += 64) {
-		__m256i lo, hi, before_lo, before_hi;
-		memcpy(&lo, p + i, sizeof(lo));
-		memcpy(&hi, p + i + 32, sizeof(hi));
-		memcpy(&before_lo, p + i - 1, sizeof(before_lo));
-		memcpy(&before_hi, p + i + 31, sizeof(before_hi));
-		__m256i f = _mm256_or_si256(
-		    _mm256_and_si256(_mm256_cmpeq_epi8(lo, letter_f),
-				     _mm256_cmpeq_epi8(before_lo, newline)),
-		    _mm256_and_si256(_mm256_cmpeq_epi8(hi, letter_f),
-				     _mm256_cmpeq_epi8(before_hi, newline)));
-		if (!_mm256_testz_si256(f, f)) {
-			uint64_t nl = mask64(p + i, '\n');
-			uint64_t starts = (nl << 1 | (p[(ptrdiff_t)i - 1] == '\n')) &
-					  mask64(p + i, 'F');
-			if (starts) {
+	while (q < end) {
+		const unsigned char *stop = (size_t)(end - q) > 127 * 64 ? q + 127 * 64 : end;
+		__m256i lanes = _mm256_setzero_si256();
+		for (; q < stop; q += 64) {
+			__m256i lo, hi, before_lo, before_hi;
+			memcpy(&lo, q, sizeof(lo));
+			memcpy(&hi, q + 32, sizeof(hi));
+			memcpy(&before_lo, q - 1, sizeof(before_lo));
+			memcpy(&before_hi, q + 31, sizeof(before_hi));
+			__m256i f = _mm256_or_si256(
+			    _mm256_and_si256(_mm256_cmpeq_epi8(lo, letter_f),
+					     _mm256_cmpeq_epi8(before_lo, newline)),
+			    _mm256_and_si256(_mm256_cmpeq_epi8(hi, letter_f),
+					     _mm256_cmpeq_epi8(before_hi, newline)));
+			if (!_mm256_testz_si256(f, f)) {
+				uint64_t nl = mask64(q, '\n');
+				uint64_t starts = (nl << 1 | (q[-1] == '\n')) & mask64(q, 'F');
 				unsigned at = (unsigned)__builtin_ctzll(starts);
 				*lf += sum_lanes(lanes) +
 				       (uint64_t)__builtin_popcountll(nl & ((1ull << at) - 1));
-				return i + at;
+				return (size_t)(q - p) + at;
 			}
+			lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(lo, newline));
+			lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(hi, newline));
 		}
-		lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(lo, newline));
-		lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(hi, newline));
-		if (++rounds == 127) {
-			*lf += sum_lanes(lanes);
-			lanes = _mm256_setzero_si256();
-			rounds = 0;
-		}
+		*lf += sum_lanes(lanes);
 	}
-	*lf += sum_lanes(lanes);
-	for (; i < n; i++) {
+	for (size_t i = (size_t)(q - p); i < n; i++) {
 		if (p[i] == 'F' && p[(ptrdiff_t)i - 1] == '\n')
 			return i;
 		*lf += p[i] == '\n';
@@ -262,7 +266,11 @@ static void count_to(struct scanner *s, size_t index)
 		return;
 	const unsigned char *p = s->buf + s->counted;
 	size_t n = index - s->counted;
+#ifdef BYTEMASK64
+	s->lf_total += have_mask64() ? count_newlines64(p, n, true) : count_newlines(p, n);
+#else
 	s->lf_total += count_newlines(p, n);
+#endif
 	if (s->buffer_has_cr)
 		s->crlf_total += count_crlf(p, n);
 	s->counted = index;
@@ -676,7 +684,7 @@ enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
 	struct scanner *s = calloc(1, sizeof(*s));
 	if (!s)
 		return SCAN_NO_MEMORY;
-	s->buf = malloc(SCAN_BUFFER);
+	s->buf = malloc(SCAN_BUFFER + SCAN_SLACK);
 	if (!s->buf) {
 		free(s);
 		return SCAN_NO_MEMORY;
