@@ -411,9 +411,12 @@ static const struct field_name *skipped_field(const unsigned char *p,
 {
 	if (!may_be_skipped(p[0]))
 		return NULL;
+	/* The name's length, from its colon, rules out all but one or two. */
+	const unsigned char *colon = memchr(p, ':', avail);
+	size_t len = colon ? (size_t)(colon - p) : 0;
 	for (size_t i = 0; i < sizeof(skipped_headers) / sizeof(*skipped_headers);
 	     i++)
-		if (name_is(p, avail, &skipped_headers[i]))
+		if (skipped_headers[i].len == len && name_is(p, avail, &skipped_headers[i]))
 			return &skipped_headers[i];
 	return NULL;
 }
@@ -524,27 +527,72 @@ static bool plain_line(const struct scanner *s, unsigned char c)
 	return c != '\n' && c != '\r' && !may_be_skipped(c);
 }
 
-/* Most header lines (Received and its continuations, To, Date...) are
- * hashed as they are: pass them with one look at their first byte each,
- * and leave the line that needs more to start_header_line. */
-static void pass_plain_lines(struct scanner *s)
+/* Past plain lines from pos (one is): the start of the first line that
+ * is not plain, lies within LOOKAHEAD of the end of the data, or has no
+ * LF in it yet.  The lines passed are all hashed, so nothing else about
+ * them matters. */
+static size_t next_unplain_line(const struct scanner *s, size_t pos)
 {
 	const unsigned char *b = s->buf;
-	size_t pos = s->pos;
 
-	while (s->len - pos >= LOOKAHEAD && plain_line(s, b[pos])) {
+	do {
 		const unsigned char *lf = memchr(b + pos, '\n', s->len - pos);
 		if (!lf)
 			break;
-		if (!s->in_run) {
-			s->in_run = true;
-			s->run_start = pos;
-		}
-		if (b[pos] != ' ' && b[pos] != '\t')
-			s->field_skipped = false;
 		pos = (size_t)(lf - b) + 1;
+	} while (s->len - pos >= LOOKAHEAD && plain_line(s, b[pos]));
+	return pos;
+}
+
+#ifdef BYTEMASK64
+/* The same, finding the LFs 64 bytes at a time as a bit mask: the
+ * lines are short, so one mask usually serves a line or two.  Loads may
+ * reach into the buffer's slack; LFs found there are not data. */
+BYTEMASK64_TARGET
+static size_t next_unplain_line64(const struct scanner *s, size_t pos)
+{
+	const unsigned char *b = s->buf;
+	size_t block = pos;
+	uint64_t lfs = mask64(b + block, '\n');
+
+	do {
+		while (lfs == 0) {
+			block += 64;
+			if (block >= s->len)
+				return pos;
+			lfs = mask64(b + block, '\n');
+		}
+		size_t lf = block + (size_t)__builtin_ctzll(lfs);
+		lfs &= lfs - 1;
+		if (lf >= s->len)
+			return pos;
+		pos = lf + 1;
+	} while (s->len - pos >= LOOKAHEAD && plain_line(s, b[pos]));
+	return pos;
+}
+#endif
+
+/* Most header lines (Received and its continuations, To, Date...) are
+ * hashed as they are: pass them with one look at their first byte each,
+ * and leave the line that needs more to start_header_line.  Whatever
+ * lines are passed extend the run of hashed lines. */
+static void pass_plain_lines(struct scanner *s)
+{
+	if (s->len - s->pos < LOOKAHEAD || !plain_line(s, s->buf[s->pos]))
+		return;
+	if (!s->in_run) {
+		s->in_run = true;
+		s->run_start = s->pos;
 	}
-	s->pos = pos;
+	/* A plain line begins a hashed field or continues one. */
+	s->field_skipped = false;
+#ifdef BYTEMASK64
+	if (have_mask64()) {
+		s->pos = next_unplain_line64(s, s->pos);
+		return;
+	}
+#endif
+	s->pos = next_unplain_line(s, s->pos);
 }
 
 static enum step step_header(struct scanner *s)
