@@ -69,7 +69,9 @@ struct mailbox {
 	size_t pool_cap;
 	size_t live_count;
 	uint64_t live_octets;
-	unsigned char *block;
+	unsigned char *block; /* holds the file from block_at on: */
+	uint64_t block_at;
+	size_t block_len;     /* 0: nothing */
 };
 
 /* ---- locking ---- */
@@ -668,31 +670,68 @@ static struct extent message_extent(const struct mailbox *mb, size_t msg)
 	return e;
 }
 
-/* Reads the first block of the extent into mb->block and checks that
- * the message is still exactly where it was indexed. */
-static bool read_checked(struct mailbox *mb, const struct extent *e,
-			 size_t *got)
+/* The file's bytes [at, at + need), need <= IO_BLOCK, from mb->block.
+ * A read fills the whole block, so the messages after this one -- the
+ * next RETRs of a client that fetches everything -- are served from it:
+ * one read for a block of them instead of one each.  What the block holds
+ * was read during this session and is checked like a fresh read. */
+static const unsigned char *file_bytes(struct mailbox *mb, uint64_t at, size_t need)
+{
+	if (at >= mb->block_at && need <= mb->block_len &&
+	    at - mb->block_at <= mb->block_len - need)
+		return mb->block + (at - mb->block_at);
+	size_t got = 0;
+	mb->block_len = 0;
+	while (got < IO_BLOCK) {
+		ssize_t n = pread(mb->fd, mb->block + got, IO_BLOCK - got, (off_t)(at + got));
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0)
+			break;
+		else if (errno != EINTR)
+			return NULL;
+	}
+	mb->block_at = at;
+	mb->block_len = got;
+	if (got < need) {
+		errno = ENODATA;
+		return NULL;
+	}
+	return mb->block;
+}
+
+/* The first block of the extent, once it is checked that the message is
+ * still exactly where it was indexed; *got is its length. */
+static const unsigned char *read_checked(struct mailbox *mb,
+					 const struct extent *e, size_t *got)
 {
 	unsigned char tail[8];
 	size_t first = e->end - e->begin < IO_BLOCK ? (size_t)(e->end - e->begin)
 						    : IO_BLOCK;
 	size_t tail_len = (size_t)(e->end - e->text_end);
+	const unsigned char *p = tail_len <= sizeof(tail)
+					 ? file_bytes(mb, e->begin, first)
+					 : NULL;
 
 	*got = first;
-	if (tail_len > sizeof(tail) || !pread_full(mb->fd, mb->block, first, e->begin) ||
-	    !is_message_start(mb->block, e->before))
-		return false;
+	if (!p || !is_message_start(p, e->before))
+		return NULL;
 	if (e->begin + first == e->end)
-		return is_message_end(mb->block + (e->text_end - e->begin), tail_len,
-				      e->next_follows);
+		return is_message_end(p + (e->text_end - e->begin), tail_len,
+				      e->next_follows)
+			       ? p
+			       : NULL;
 	return pread_full(mb->fd, tail, tail_len, e->text_end) &&
-	       is_message_end(tail, tail_len, e->next_follows);
+		       is_message_end(tail, tail_len, e->next_follows)
+		   ? p
+		   : NULL;
 }
 
-/* Sends the text: first what read_checked left in the block, then the
- * rest a block at a time. */
+/* Sends the text: first what read_checked found, then the rest a block
+ * at a time. */
 static enum mbox_status stream_message(struct mailbox *mb,
-				       const struct extent *e, size_t got,
+				       const struct extent *e,
+				       const unsigned char *first, size_t got,
 				       uint64_t body_lines, struct netio *io)
 {
 	struct wire_text sd;
@@ -703,17 +742,18 @@ static enum mbox_status stream_message(struct mailbox *mb,
 	/* A "From " line longer than a block leaves no text in it. */
 	if (offset < block_end) {
 		uint64_t upto = block_end < e->text_end ? block_end : e->text_end;
-		wire_text_send(&sd, mb->block + (offset - e->begin), (size_t)(upto - offset));
+		wire_text_send(&sd, first + (offset - e->begin), (size_t)(upto - offset));
 		offset = upto;
 	}
 	while (offset < e->text_end && !sd.done && !io->write_failed) {
 		uint64_t left = e->text_end - offset;
 		size_t n = left < IO_BLOCK ? (size_t)left : IO_BLOCK;
-		if (!pread_full(mb->fd, mb->block, n, offset)) {
+		const unsigned char *p = file_bytes(mb, offset, n);
+		if (!p) {
 			syslog(LOG_ERR, "%s: read: %m", mb->path);
 			return MBOX_TEMPFAIL;
 		}
-		wire_text_send(&sd, mb->block, n);
+		wire_text_send(&sd, p, n);
 		offset += n;
 	}
 	wire_text_end(&sd);
@@ -726,8 +766,9 @@ enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
 {
 	struct extent e = message_extent(mb, msg);
 	size_t got;
+	const unsigned char *first = read_checked(mb, &e, &got);
 
-	if (!read_checked(mb, &e, &got)) {
+	if (!first) {
 		syslog(LOG_ERR, "%s: message %zu is not where it was indexed "
 				"(changed by another program?): %m",
 		       mb->path, msg + 1);
@@ -735,7 +776,7 @@ enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
 	}
 	netio_puts(io, status_line);
 	netio_write(io, "\r\n", 2);
-	return stream_message(mb, &e, got, body_lines, io);
+	return stream_message(mb, &e, first, got, body_lines, io);
 }
 
 /* ---- updating ---- */
@@ -906,6 +947,7 @@ enum mbox_status mailbox_update(struct mailbox *mb)
 	}
 	enum mbox_status st = rewrite(mb, first);
 	fcntl_unlock(mb->fd);
+	mb->block_len = 0; /* the file has moved under it */
 	if (st == MBOX_OK)
 		save_index(mb);
 	return st;
