@@ -38,10 +38,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
