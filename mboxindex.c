@@ -28,7 +28,8 @@
 #include "uidl.h"
 
 #define INDEX_FILE "index"
-#define INDEX_TEMP "index.tmp"
+/* The index is written here, then swapped in (index_save). */
+#define INDEX_SPARE "index.spare"
 #define RECORD_BYTES 64
 /* An index can describe at most this many messages: a sanity bound on a
  * damaged count, far beyond any mbox (1,000,000 messages is 64 MB). */
@@ -294,30 +295,64 @@ static bool write_index(struct stream *w, const struct index_header *h,
 	return !w->failed;
 }
 
+/* The file the next index is written to: the previous generation's, left
+ * by the last save and overwritten in place, or a new one. */
+static int open_spare(const char *spare)
+{
+	struct stat st;
+	int fd = open(spare, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid() && st.st_nlink == 1 && !(st.st_mode & 077))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	if (unlink(spare) != 0 && errno != ENOENT)
+		return -1;
+	return open(spare, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+/* Puts the spare in the index's place, atomically.  Exchanging the two
+ * names keeps the old index's file as the next spare: replacing it would
+ * free its blocks, which for a large index costs more than writing it. */
+static bool install(const char *spare, const char *path)
+{
+#ifdef RENAME_EXCHANGE
+	if (renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
+		return true;
+	if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+		return false;
+#endif
+	return rename(spare, path) == 0;
+}
+
 bool index_save(const char *state_dir, const struct index_header *h,
 		index_record_out record, void *context, const char *pool,
 		const uint64_t *retired)
 {
-	char path[4096], temp[4096];
+	char path[4096], spare[4096];
 	struct stream *w = calloc(1, sizeof(*w));
 
 	if (!w || !join_path(path, sizeof(path), state_dir, INDEX_FILE) ||
-	    !join_path(temp, sizeof(temp), state_dir, INDEX_TEMP)) {
+	    !join_path(spare, sizeof(spare), state_dir, INDEX_SPARE)) {
 		free(w);
 		return false;
 	}
-	unlink(temp);
-	w->fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	w->fd = open_spare(spare);
 	bool ok = w->fd >= 0 && write_index(w, h, record, context, pool, retired);
-	/* No fsync: a cache lost in a crash is rebuilt, a torn one is caught
-	 * by its checksum. */
+	/* The spare may have been longer.  No fsync: a cache lost in a crash
+	 * is rebuilt, a torn one is caught by its checksum. */
+	if (ok) {
+		off_t end = lseek(w->fd, 0, SEEK_CUR);
+		ok = end >= 0 && ftruncate(w->fd, end) == 0;
+	}
 	if (w->fd >= 0 && close(w->fd) != 0)
 		ok = false;
-	if (ok && rename(temp, path) != 0)
+	if (ok && !install(spare, path))
 		ok = false;
 	if (!ok) {
 		syslog(LOG_WARNING, "%s: cannot write the index: %m", path);
-		unlink(temp);
+		unlink(spare);
 	}
 	free(w);
 	return ok;

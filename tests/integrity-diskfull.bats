@@ -215,7 +215,7 @@ limited_session() {
 
 @test "issue 3 disk full: a write that crosses the file-size limit is an EFBIG error, not a SIGXFSZ kill: the session is served and exits by QUIT" {
 	# 3000 messages, about 1.5 MB: the index the login writes to
-	# STATE/alice/index.tmp takes 64 bytes a message, about 190 KB, and
+	# STATE/alice/index.spare takes 64 bytes a message, about 190 KB, and
 	# crosses a 100 KB limit (after a short write, the next write is past
 	# it: the kernel sends SIGXFSZ and, ignored, the write fails with
 	# EFBIG).  Nothing else is written: reading the maildrop is not limited,
@@ -228,7 +228,7 @@ limited_session() {
 	# Killed by SIGXFSZ would be 153 (128 + 25), without an answer to PASS.
 	[ "$LIMITED_STATUS" -eq 0 ]
 	grep -q 'index: cannot write the index: File too large$' "$WORLD/limited.err"
-	[ ! -e "$STATE/alice/index.tmp" ]
+	[ ! -e "$STATE/alice/index.spare" ]
 	[ ! -e "$STATE/alice/index" ]
 	cmp "$WORLD/orig" "$SPOOL/alice"
 	# Every answer is what a session without the limit sends (its own state

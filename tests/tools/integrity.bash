@@ -77,7 +77,7 @@ state_files() {
 	for f in "$STATE/alice"/* "$STATE/alice"/.*; do
 		[ -e "$f" ] || continue
 		case ${f##*/} in
-		. | .. | index) ;;
+		. | .. | index | index.spare) ;; # the index and its next generation
 		journal) [ -s "$f" ] && echo "journal ($(stat -c %s "$f") bytes)" ;;
 		*) echo "${f##*/}" ;;
 		esac
