@@ -78,9 +78,6 @@ static char state_dir[128];
 static unsigned long fault_count;   /* points passed in this process */
 static unsigned long fault_kill_at; /* 0: never */
 static bool fault_trace;
-/* $FUZZ_UPDATE_SKIP_MIMIC=1: skip inputs that only find the known issue
- * of crashes/update/mimic-* (README.md), so that fuzzing goes on. */
-static bool skip_mimic;
 
 /* Replaces fault.c's: counts the points; in a child set up to crash,
  * dies at the chosen one as a kill would (no exit handlers, no flush). */
@@ -110,12 +107,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = fuzz_scratch_dir();
 	const char *trace = getenv("FUZZ_UPDATE_TRACE");
-	const char *skip = getenv("FUZZ_UPDATE_SKIP_MIMIC");
 
 	(void)argc;
 	(void)argv;
 	fault_trace = trace && *trace == '1';
-	skip_mimic = skip && *skip == '1';
 	snprintf(mbox_path, sizeof(mbox_path), "%s/mbox", dir);
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
 	if (mkdir(state_dir, 0700) != 0)
@@ -291,40 +286,6 @@ static void build_scenario(struct scenario *s, const uint8_t *data, size_t size)
 		put_delivery(s, &s->after, &in);
 	for (unsigned i = 0; i < (flags >> 4 & 3u); i++)
 		put_delivery(s, &s->after2, &in);
-}
-
-/* Whether mail x, delivered to the text t cut by d bytes at its end (an
- * update truncated, killed before it cleared its journal), starts as the
- * cut bytes did, as far as the journal's fingerprint (4096 bytes) looks. */
-static bool mimics(const struct bytes *t, size_t d, const unsigned char *x,
-		   size_t x_len)
-{
-	size_t n = d < 4096 ? d : 4096;
-
-	return d > 0 && x_len >= n && memcmp(x, t->p + t->len - d, n) == 0;
-}
-
-/* The known issue: mail delivered after such a crash that repeats the
- * bytes the update cut off (one could deliver the same message again). */
-static bool known_mimic(const struct scenario *s)
-{
-	struct bytes t1 = { 0 }, t2 = { 0 }, later = { 0 };
-	size_t d = s->orig.len - s->kept.len;
-
-	put(&t1, s->orig.p, s->orig.len);
-	put(&t1, s->during.p, s->during.len);
-	put(&t2, t1.p, t1.len);
-	put(&t2, s->after.p, s->after.len);
-	put(&later, s->after.p, s->after.len);
-	put(&later, s->after2.p, s->after2.len);
-	bool hit = mimics(&t1, d, s->after.p, s->after.len) ||
-		   mimics(&t1, d, later.p, later.len) ||
-		   mimics(&t1, d, s->after2.p, s->after2.len) ||
-		   mimics(&t2, d, s->after2.p, s->after2.len);
-	free(t1.p);
-	free(t2.p);
-	free(later.p);
-	return hit;
 }
 
 static void free_scenario(struct scenario *s)
@@ -530,10 +491,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	clear_dir();
 	build_scenario(&s, data, size);
-	if (skip_mimic && s.k != 0 && known_mimic(&s)) {
-		free_scenario(&s);
-		return 0;
-	}
 	fuzz_write_file(mbox_path, s.orig.p, s.orig.len);
 	FUZZ_CHECK(mailbox_open(&mc, &mb) == MBOX_OK);
 	FUZZ_CHECK(mailbox_count(mb) == s.count); /* the harness's own check */
