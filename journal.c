@@ -60,8 +60,9 @@
 #define JOURNAL_ASIDE "journal.unusable"
 #define FINGERPRINT_SPAN 4096
 #define MARK_SPAN 16
-/* Text moves through a buffer this big: few writes, bounded memory. */
-#define COPY_BUFFER IO_BLOCK
+/* Text moves through the caller's buffer (journal.h): few writes,
+ * bounded memory. */
+#define COPY_BUFFER JOURNAL_BUFFER
 /* Written text is sent on its way to the disk in pieces this big. */
 #define WRITEBACK_CHUNK (4u << 20)
 
@@ -86,8 +87,10 @@ struct plan {
 	uint8_t tail[16];        /* of new bytes [new_end - tail_len, new_end) */
 	unsigned char mark[MARK_SPAN]; /* written at new_end before the cut */
 	size_t count;
-	struct text_run *runs;
-	uint64_t *dst; /* where each run goes */
+	const struct text_run *runs;
+	struct text_run *owned; /* runs read from a journal, else NULL */
+	size_t cursor;          /* the run last looked up (run_at) */
+	uint64_t cursor_dst;    /* where it goes */
 };
 
 /* An update under way: the plan, and how far the mbox holds it durably. */
@@ -193,7 +196,7 @@ static bool decode_header(const unsigned char *in, uint64_t file_size,
 
 /* Runs ascending, each after its destination, none overlapping the next,
  * all inside the old file, adding up to the new text. */
-static bool derive_destinations(struct plan *p)
+static bool check_runs(const struct plan *p)
 {
 	uint64_t at = p->start; /* where run i goes */
 	uint64_t last_end = at; /* where run i - 1 ended */
@@ -203,50 +206,56 @@ static bool derive_destinations(struct plan *p)
 		if (r->length == 0 || r->offset <= at || r->offset < last_end ||
 		    r->offset > p->old_end || r->length > p->old_end - r->offset)
 			return false;
-		p->dst[i] = at;
 		at += r->length;
 		last_end = r->offset + r->length;
 	}
 	return at == p->new_end;
 }
 
-static bool allocate_runs(struct plan *p, size_t count)
+/* The runs: the caller's array (given), or room for reading them. */
+static bool set_runs(struct plan *p, size_t count, const struct text_run *given)
 {
 	p->count = count;
-	p->runs = calloc(count ? count : 1, sizeof(*p->runs));
-	p->dst = calloc(count ? count : 1, sizeof(*p->dst));
-	return p->runs && p->dst;
+	p->runs = given;
+	if (!given)
+		p->runs = p->owned = calloc(count ? count : 1, sizeof(*p->owned));
+	p->cursor = 0;
+	p->cursor_dst = p->start;
+	return p->runs != NULL;
 }
 
 static void free_plan(struct plan *p)
 {
-	free(p->runs);
-	free(p->dst);
-	p->runs = NULL;
-	p->dst = NULL;
+	free(p->owned);
+	p->runs = p->owned = NULL;
 }
 
 /* ---- where the new text is ---- */
 
-/* The run that new text at dst comes from. */
-static size_t run_at(const struct plan *p, uint64_t dst)
+/* The run that new text at dst comes from, and where that run goes.
+ * Lookups mostly go forward, so each starts from the last (or from the
+ * first run when it goes back): a pass over the plan costs a step a run,
+ * and no array of destinations is kept. */
+static size_t run_at(struct plan *p, uint64_t dst, uint64_t *run_dst)
 {
-	size_t lo = 0, hi = p->count;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->dst[mid] <= dst)
-			lo = mid;
-		else
-			hi = mid;
+	if (dst < p->cursor_dst) {
+		p->cursor = 0;
+		p->cursor_dst = p->start;
 	}
-	return lo;
+	while (p->cursor + 1 < p->count &&
+	       p->cursor_dst + p->runs[p->cursor].length <= dst) {
+		p->cursor_dst += p->runs[p->cursor].length;
+		p->cursor++;
+	}
+	*run_dst = p->cursor_dst;
+	return p->cursor;
 }
 
-static uint64_t shift_at(const struct plan *p, uint64_t dst)
+static uint64_t shift_at(struct plan *p, uint64_t dst)
 {
-	size_t i = run_at(p, dst);
-	return p->runs[i].offset - p->dst[i];
+	uint64_t run_dst;
+	size_t i = run_at(p, dst, &run_dst);
+	return p->runs[i].offset - run_dst;
 }
 
 /* Where the byte of new text at dst can be read now, and how many bytes
@@ -255,7 +264,7 @@ static uint64_t shift_at(const struct plan *p, uint64_t dst)
 static void locate(const struct job *j, uint64_t dst, int *fd, uint64_t *at,
 		   uint64_t *avail)
 {
-	const struct plan *p = j->plan;
+	struct plan *p = j->plan; /* its lookup cursor moves */
 
 	if (dst < j->done) {
 		*fd = j->mbox;
@@ -266,10 +275,11 @@ static void locate(const struct job *j, uint64_t dst, int *fd, uint64_t *at,
 		*at = j->prefix_offset + (dst - p->start);
 		*avail = p->start + p->prefix_len - dst;
 	} else {
-		size_t i = run_at(p, dst);
+		uint64_t run_dst;
+		size_t i = run_at(p, dst, &run_dst);
 		*fd = j->mbox;
-		*at = p->runs[i].offset + (dst - p->dst[i]);
-		*avail = p->dst[i] + p->runs[i].length - dst;
+		*at = p->runs[i].offset + (dst - run_dst);
+		*avail = run_dst + p->runs[i].length - dst;
 	}
 }
 
@@ -502,7 +512,7 @@ static bool read_checkpoint(struct job *j)
  * the windows.  Picks up where j->done says. */
 static bool move_text(struct job *j)
 {
-	const struct plan *p = j->plan;
+	struct plan *p = j->plan;
 	uint64_t at = j->done;
 	bool window_pending = false;
 
@@ -666,9 +676,11 @@ static uint64_t choose_prefix(const struct plan *p)
 	uint64_t enough = text / MAX_WINDOWS > MIN_WINDOW ? text / MAX_WINDOWS
 							  : MIN_WINDOW;
 
-	for (size_t i = 0; i < p->count; i++)
-		if (p->runs[i].offset - p->dst[i] >= enough)
-			return p->dst[i] - p->start;
+	uint64_t at = p->start;
+
+	for (size_t i = 0; i < p->count; at += p->runs[i++].length)
+		if (p->runs[i].offset - at >= enough)
+			return at - p->start;
 	return text;
 }
 
@@ -721,12 +733,11 @@ static bool plan_rewrite(struct job *j, uint64_t start,
 	*p = (struct plan){ .dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
 			    .start = start, .old_end = (uint64_t)st.st_size,
 			    .new_end = start };
-	if (!allocate_runs(p, count))
+	if (!set_runs(p, count, runs))
 		return false;
 	for (size_t i = 0; i < count; i++)
 		p->new_end += runs[i].length;
-	memcpy(p->runs, runs, count * sizeof(*runs));
-	if (p->new_end >= p->old_end || !derive_destinations(p)) {
+	if (p->new_end >= p->old_end || !check_runs(p)) {
 		errno = EINVAL; /* a rewrite here only ever shrinks the file */
 		return false;
 	}
@@ -784,25 +795,25 @@ static enum journal_result rewrite_with(struct job *j, const struct paths *p,
 
 enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
 				    uint64_t start, const struct text_run *runs,
-				    size_t count)
+				    size_t count, void *buffer)
 {
 	struct paths p;
 	struct plan plan = { 0 };
-	struct job j = { .mbox = mbox_fd, .journal = -1, .plan = &plan };
+	struct job j = { .mbox = mbox_fd, .journal = -1, .plan = &plan,
+			 .buf = buffer };
 	uint64_t text_len = 0;
 
 	for (size_t i = 0; i < count; i++)
 		text_len += runs[i].length;
 	if (text_len == 0)
 		return truncate_only(mbox_fd, start);
-	if (!make_paths(&p, state_dir) || !(j.buf = malloc(COPY_BUFFER))) {
+	if (!make_paths(&p, state_dir)) {
 		syslog(LOG_ERR, "%s: cannot plan the update: %m", state_dir);
 		return JOURNAL_NOTHING;
 	}
 	enum journal_result r = rewrite_with(&j, &p, state_dir, start, runs, count);
 	if (j.journal >= 0)
 		close(j.journal);
-	free(j.buf);
 	free_plan(&plan);
 	return r;
 }
@@ -836,7 +847,7 @@ static enum plan_read read_runs(struct job *j, struct uidl_hash *hash)
 		if (!pread_full(j->journal, run, sizeof(run), HEADER_SIZE + i * RUN_SIZE))
 			return read_failed();
 		uidl_hash_update(hash, run, sizeof(run));
-		p->runs[i] = (struct text_run){ le64_load(run), le64_load(run + 8) };
+		p->owned[i] = (struct text_run){ le64_load(run), le64_load(run + 8) };
 	}
 	return PLAN_WHOLE;
 }
@@ -871,7 +882,7 @@ static enum plan_read read_plan(struct job *j, uint64_t file_size)
 		return read_failed();
 	if (!decode_header(header, file_size, p))
 		return PLAN_TORN;
-	if (!allocate_runs(p, p->count))
+	if (!set_runs(p, p->count, NULL))
 		return PLAN_IO_ERROR;
 	uidl_hash_init(&hash);
 	uidl_hash_update(&hash, header, sizeof(header));
@@ -884,7 +895,7 @@ static enum plan_read read_plan(struct job *j, uint64_t file_size)
 		return read_failed();
 	return memcmp(digest, trailer, 16) == 0 &&
 			       memcmp(trailer + 16, trailer_magic, 8) == 0 &&
-			       derive_destinations(p)
+			       check_runs(p)
 		       ? PLAN_WHOLE
 		       : PLAN_TORN;
 }
@@ -941,17 +952,12 @@ static bool extend(struct job *j, uint64_t size, const struct paths *paths,
 		   const char *dir)
 {
 	struct plan *p = j->plan;
-	struct text_run *runs = realloc(p->runs, (p->count + 1) * sizeof(*runs));
+	struct text_run *runs = realloc(p->owned, (p->count + 1) * sizeof(*runs));
 	if (!runs)
 		return false;
-	p->runs = runs;
-	uint64_t *dst = realloc(p->dst, (p->count + 1) * sizeof(*dst));
-	if (!dst)
-		return false;
-	p->dst = dst;
+	p->runs = p->owned = runs;
 	uint64_t added = size - p->old_end;
-	p->runs[p->count] = (struct text_run){ p->old_end, added };
-	p->dst[p->count] = p->new_end;
+	runs[p->count] = (struct text_run){ p->old_end, added };
 	p->count++;
 	p->new_end += added;
 	p->old_end = size;
@@ -1015,12 +1021,12 @@ static bool recover_from(struct job *j, const struct stat *jst,
 	return false;
 }
 
-bool journal_recover(int mbox_fd, const char *state_dir)
+bool journal_recover(int mbox_fd, const char *state_dir, void *buffer)
 {
 	struct paths p;
 	struct stat jst;
 	struct plan plan = { 0 };
-	struct job j = { .mbox = mbox_fd, .plan = &plan };
+	struct job j = { .mbox = mbox_fd, .plan = &plan, .buf = buffer };
 
 	if (!make_paths(&p, state_dir))
 		return false;
@@ -1036,12 +1042,10 @@ bool journal_recover(int mbox_fd, const char *state_dir)
 	}
 	j.journal = fd;
 	bool ok = fstat(j.journal, &jst) == 0 &&
-		  (jst.st_size == 0 ||
-		   ((j.buf = malloc(COPY_BUFFER)) && recover_from(&j, &jst, &p, state_dir)));
+		  (jst.st_size == 0 || recover_from(&j, &jst, &p, state_dir));
 	if (!ok)
 		syslog(LOG_ERR, "%s: recovery failed: %m", p.journal);
 	close(j.journal);
-	free(j.buf);
 	free_plan(&plan);
 	return ok;
 }

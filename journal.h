@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "params.h"
+
 /* A piece of the new text: length bytes at offset in the mbox. */
 struct text_run {
 	uint64_t offset;
@@ -40,16 +42,20 @@ enum journal_result {
 	JOURNAL_PENDING, /* failed while rewriting; the journal is kept */
 };
 
+/* Both calls copy text through a buffer of JOURNAL_BUFFER bytes that the
+ * caller lends (the mailbox's read block: memory is counted per message). */
+#define JOURNAL_BUFFER IO_BLOCK
+
 /* Replaces the mbox from offset start to its end with the runs'
  * concatenation.  The runs lie in the mbox after start, in ascending
  * order without overlap; the new text is shorter than what it replaces. */
 enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
 				    uint64_t start, const struct text_run *runs,
-				    size_t count);
+				    size_t count, void *buffer);
 
 /* Finishes or discards what a killed rewrite left for this mbox.  Returns
  * false only when the mbox could not be brought to a known state. */
-bool journal_recover(int mbox_fd, const char *state_dir);
+bool journal_recover(int mbox_fd, const char *state_dir, void *buffer);
 
 /* Makes sure dir exists, is a directory owned by us and closed to others. */
 bool journal_prepare_dir(const char *dir);

@@ -494,7 +494,7 @@ static enum mbox_status recover(struct mailbox *mb)
 		syslog(LOG_ERR, "%s: lock: %m", mb->path);
 		return MBOX_TEMPFAIL;
 	}
-	bool ok = journal_recover(mb->fd, mb->state_dir);
+	bool ok = journal_recover(mb->fd, mb->state_dir, mb->block);
 	fcntl_unlock(mb->fd);
 	return ok ? MBOX_OK : MBOX_TEMPFAIL;
 }
@@ -918,7 +918,8 @@ static enum mbox_status rewrite(struct mailbox *mb, size_t first)
 		return MBOX_CHANGED;
 	}
 	enum journal_result r =
-	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, runs, n);
+	    journal_rewrite(mb->fd, mb->state_dir, mb->msgs[first].start, runs, n,
+			    mb->block);
 	free(runs);
 	if (r != JOURNAL_DONE)
 		return r == JOURNAL_PENDING ? MBOX_UNFINISHED : MBOX_TEMPFAIL;

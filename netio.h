@@ -30,7 +30,7 @@ struct netio {
 	size_t in_pos;
 	size_t in_len;
 	size_t out_len;
-	char in[IO_BLOCK];
+	char in[INPUT_BUFFER];
 	char out[OUTPUT_BUFFER];
 };
 

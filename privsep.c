@@ -139,7 +139,7 @@ static bool read_request(int channel, struct login_request *req)
 static bool receive_hand_over(int channel, struct netio *io)
 {
 	unsigned char head[5];
-	char buf[IO_BLOCK];
+	char buf[INPUT_BUFFER]; /* no more than the pre-login process's input */
 
 	if (!read_full(channel, head, sizeof(head)) || head[0] != MSG_HAND_OVER)
 		return false;
