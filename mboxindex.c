@@ -143,12 +143,25 @@ static bool read_header(struct stream *r, struct index_header *h)
 
 /* A record is read whole and decoded in place: a million of them are
  * read at every login to a large maildrop. */
+/* The next n bytes where they lie in the buffer, or copied into scratch
+ * when they straddle its end (a record in a thousand). */
+static const unsigned char *take(struct stream *r, unsigned char *scratch,
+				 size_t n)
+{
+	if (r->len - r->pos >= n) {
+		r->pos += n;
+		return r->buf + r->pos - n;
+	}
+	return get(r, scratch, n) ? scratch : NULL;
+}
+
 static bool read_record(struct stream *r, struct index_record *rec,
 			uint64_t pool_len)
 {
-	unsigned char b[RECORD_BYTES];
+	unsigned char scratch[RECORD_BYTES];
+	const unsigned char *b = take(r, scratch, RECORD_BYTES);
 
-	if (!get(r, b, sizeof(b)))
+	if (!b)
 		return false;
 	rec->start = le64_load(b);
 	rec->data = le64_load(b + 8);
@@ -268,7 +281,12 @@ static void write_record(struct stream *w, const struct index_record *rec)
 	le32_store(b + 48, rec->suffix);
 	le32_store(b + 52, rec->xuidl_at);
 	b[56] = rec->use_xuidl;
-	put(w, b, sizeof(b));
+	if (sizeof(w->buf) - w->len < sizeof(b)) {
+		put(w, b, sizeof(b));
+		return;
+	}
+	memcpy(w->buf + w->len, b, sizeof(b)); /* a fixed size: no call */
+	w->len += sizeof(b);
 }
 
 static bool write_index(struct stream *w, const struct index_header *h,
