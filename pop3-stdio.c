@@ -850,6 +850,32 @@ int pop3_run_in_process(const struct config *config, int in_fd, int out_fd,
 
 /* ---- where the journal lives ---- */
 
+/* <base>/<user>, new or left by an earlier session, made the user's:
+ * never one that belongs to somebody else. */
+static bool claim_user_dir(int base_fd, const char *base,
+			   const struct account *acct)
+{
+	struct stat st;
+
+	if (mkdirat(base_fd, acct->name, 0700) != 0 && errno != EEXIST)
+		return false;
+	int user = openat(base_fd, acct->name,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (user < 0)
+		return false;
+	bool usable = fstat(user, &st) == 0;
+	if (usable && st.st_uid != 0 && st.st_uid != acct->uid) {
+		syslog(LOG_WARNING, "%s/%s: belongs to uid %lu, not the user",
+		       base, acct->name, (unsigned long)st.st_uid);
+		errno = EPERM;
+		usable = false;
+	}
+	usable = usable && fchown(user, acct->uid, acct->gid) == 0 &&
+		 fchmod(user, 0700) == 0;
+	close(user);
+	return usable;
+}
+
 /* Root creates <base>/<user> for the user before giving up root: the
  * user could not create it in a root-owned base.  Everything is opened
  * relative to directory descriptors with O_NOFOLLOW, so a symlink planted
@@ -857,7 +883,6 @@ int pop3_run_in_process(const struct config *config, int in_fd, int out_fd,
 static bool make_user_dir_as_root(const char *base, const struct account *acct)
 {
 	struct stat st;
-	bool usable = false;
 
 	/* 0711: users may pass through to their own directory, not list. */
 	if (mkdir(base, 0711) == 0 ? chmod(base, 0711) != 0 : errno != EEXIST)
@@ -865,17 +890,15 @@ static bool make_user_dir_as_root(const char *base, const struct account *acct)
 	int dir = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return false;
-	if (fstat(dir, &st) == 0 && st.st_uid == 0 && !(st.st_mode & 022) &&
-	    (mkdirat(dir, acct->name, 0700) == 0 || errno == EEXIST)) {
-		int user = openat(dir, acct->name,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		usable = user >= 0 && fstat(user, &st) == 0 &&
-		     (st.st_uid == 0 || st.st_uid == acct->uid) &&
-		     fchown(user, acct->uid, acct->gid) == 0 &&
-		     fchmod(user, 0700) == 0;
-		if (user >= 0)
-			close(user);
+	bool usable = fstat(dir, &st) == 0;
+	/* Whoever else can write the base could swap a user's journal. */
+	if (usable && (st.st_uid != 0 || (st.st_mode & 022))) {
+		syslog(LOG_WARNING, "%s: not used for state: it must be owned by "
+		       "root and writable by nobody else", base);
+		errno = EPERM;
+		usable = false;
 	}
+	usable = usable && claim_user_dir(dir, base, acct);
 	close(dir);
 	return usable;
 }

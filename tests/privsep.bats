@@ -245,3 +245,35 @@ challenges() {
 	live_end
 	[ "$LIVE_STATUS" -eq 0 ]
 }
+
+# state_dir_refused: a session as alice deletes message 1 and quits; the
+# state directory must have been refused -- QUIT says try again later, the
+# maildrop is untouched and the log names the reason given as $1.
+state_dir_refused() {
+	cp "$SPOOL/alice" "$WORLD/before"
+	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n' |
+		"$POP3" $(pop3_args) -d >"$WORLD/out" 2>"$WORLD/err" || true
+	grep -q $'^-ERR \\[SYS/TEMP\\] .*\r$' "$WORLD/out"
+	cmp "$WORLD/before" "$SPOOL/alice"
+	grep -q -- "$1" "$WORLD/err"
+}
+
+@test "privsep: as root, a state directory that is not root's or that others may write is not used; the log says why" {
+	is_root || skip "needs root: these rules are for the state directory of a root start"
+	mkdir -m 755 "$STATE"
+	chown "$SESSION_UID" "$STATE"
+	state_dir_refused "$STATE: not used for state: it must be owned by root"
+	chown root "$STATE"
+	chmod 777 "$STATE"
+	state_dir_refused "$STATE: not used for state: it must be owned by root"
+	[ ! -e "$STATE/alice" ]
+}
+
+@test "privsep: as root, a user's state directory that belongs to another uid is not taken over" {
+	is_root || skip "needs root: chown to another uid"
+	mkdir -m 755 "$STATE"
+	mkdir -m 700 "$STATE/alice"
+	chown 4999 "$STATE/alice"
+	state_dir_refused "$STATE/alice: belongs to uid 4999, not the user"
+	[ "$(stat -c %u "$STATE/alice")" = 4999 ]
+}
