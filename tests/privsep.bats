@@ -255,7 +255,7 @@ state_dir_refused() {
 		"$POP3" $(pop3_args) -d >"$WORLD/out" 2>"$WORLD/err" || true
 	grep -q $'^-ERR \\[SYS/TEMP\\] .*\r$' "$WORLD/out"
 	cmp "$WORLD/before" "$SPOOL/alice"
-	grep -q -- "$1" "$WORLD/err"
+	grep -qF -- "$1" "$WORLD/err"
 }
 
 @test "privsep: as root, a state directory that is not root's or that others may write is not used; the log says why" {
