@@ -49,7 +49,7 @@ LDFLAGS = -fsanitize=address,undefined
 LDLIBS += tests/sanitizer-defaults.c
 endif
 
-SOURCES = pop3-stdio.c mailbox.c mboxscan.c mboxindex.c wiretext.c journal.c uidl.c auth.c \
+SOURCES = pop3-stdio.c options.c reply.c authorization.c transaction.c statedir.c mailbox.c mboxscan.c mboxindex.c wiretext.c journal.c uidl.c auth.c \
 	blocklist.c privsep.c netio.c sasl.c number.c fileio.c logtext.c fault.c
 HEADERS = $(wildcard *.h)
 OBJECTS = $(SOURCES:%.c=$(BUILD)/%.o)

@@ -1049,19 +1049,3 @@ bool journal_recover(int mbox_fd, const char *state_dir, void *buffer)
 	free_plan(&plan);
 	return ok;
 }
-
-bool journal_prepare_dir(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return false;
-	if (lstat(dir, &st) != 0)
-		return false;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		syslog(LOG_ERR, "%s: not a private directory of ours, not used", dir);
-		errno = EPERM;
-		return false;
-	}
-	return true;
-}

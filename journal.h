@@ -57,7 +57,4 @@ enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
  * false only when the mbox could not be brought to a known state. */
 bool journal_recover(int mbox_fd, const char *state_dir, void *buffer);
 
-/* Makes sure dir exists, is a directory owned by us and closed to others. */
-bool journal_prepare_dir(const char *dir);
-
 #endif

@@ -12,25 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "options.h"
 #include "privsep.h"
-
-struct config {
-	const char *spool_dir;
-	const char *passwd_file;
-	const char *blocklist;
-	bool blocklist_named;
-	const char *state_dir; /* NULL: the default for how we run */
-	const char *prelogin_user;
-	const char *chroot_dir;
-	unsigned timeout;
-	unsigned fail_delay;
-	bool debug;
-};
-
-/* Fills config from the command line.  Returns -1 to go on, or the exit
- * status to end with (0 after --help or --version, 2 after a bad option,
- * with a one-line message on stderr). */
-int parse_options(int argc, char **argv, struct config *config);
 
 typedef enum login_verdict (*login_checker)(void *context, const char *user,
 					     size_t user_len,
