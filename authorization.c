@@ -62,7 +62,6 @@ enum next cmd_user(struct session *s, const struct args *a)
 	memcpy(s->user, a->text, a->text_len);
 	s->user[a->text_len] = '\0';
 	s->user_len = a->text_len;
-	s->user_just_given = true;
 	/* The same answer for every name: USER reveals nothing. */
 	reply_ok(s, "send PASS");
 	return NEXT_COMMAND;
@@ -73,13 +72,13 @@ enum next cmd_pass(struct session *s, const struct args *a)
 	char password[MAX_COMMAND_LINE];
 	enum next next;
 
-	if (!s->user_just_given) {
+	if (s->previous != cmd_user) {
 		reply_err(s, NULL, "USER first");
 		return NEXT_COMMAND;
 	}
-	/* One PASS per USER (RFC 1939 7): after a failure, USER again. */
-	s->user_just_given = false;
-	/* RFC 1939 7: the password is the rest of the line, spaces and all. */
+	/* One PASS per USER (RFC 1939 7): after a failure, USER again (the
+	 * dispatcher records this PASS as the previous command).  The
+	 * password is the rest of the line, spaces and all. */
 	memcpy(password, a->text, a->text_len);
 	password[a->text_len] = '\0';
 	next = login(s, s->user, s->user_len, password, a->text_len);

@@ -80,6 +80,20 @@ static enum next cmd_capa(struct session *s, const struct args *a)
 	return NEXT_COMMAND;
 }
 
+/*
+ * Every command the server knows.  A new command is registered in each of
+ * these places, or a client, a reader or a test will miss it:
+ *   - this table: keyword, handler (authorization.c or transaction.c, or
+ *     here when it serves both states), states, argument shape, secret;
+ *   - cmd_capa above, when RFC 2449 has a capability that advertises it;
+ *   - man/pop3-stdio.8, the "Commands:" list in DESCRIPTION;
+ *   - tests/fuzz/session.dict, so that the session fuzzer tries it;
+ *   - a bats test driving it through the binary (tests/protocol.bats for
+ *     the TRANSACTION commands, tests/auth.bats for logins).
+ * The dispatcher below checks the state and the argument shape before the
+ * handler runs; a handler keeps its own state in struct session, never in
+ * the dispatcher.
+ */
 static const struct command commands[] = {
 	{ "USER", cmd_user, STATE_AUTHORIZATION, ARG_NAME, false },
 	{ "PASS", cmd_pass, STATE_AUTHORIZATION, ARG_TEXT, true },
@@ -137,12 +151,23 @@ static bool message_number(struct session *s, const char *text, size_t len,
 	return true;
 }
 
+static const char top_usage[] = "TOP needs a message number and a line count";
+
+/* The answer when a shape's required argument is missing; NULL where
+ * there is none (nothing required). */
+static const char *const missing_argument[] = {
+	[ARG_TEXT] = "argument required",
+	[ARG_NAME] = "argument required",
+	[ARG_MESSAGE] = "message number required",
+	[ARG_MESSAGE_LINES] = top_usage,
+};
+
 static bool top_arguments(struct session *s, struct args *a)
 {
 	const char *space = memchr(a->text, ' ', a->text_len);
 
 	if (!space) {
-		reply_err(s, NULL, "TOP needs a message number and a line count");
+		reply_err(s, NULL, top_usage);
 		return false;
 	}
 	size_t first = (size_t)(space - a->text);
@@ -161,44 +186,33 @@ static bool check_arguments(struct session *s, enum arg_shape shape,
 			    struct args *a)
 {
 	bool present = a->text_len > 0;
+	/* "USER " names the empty user: answered like any name, then refused
+	 * at PASS like every invalid one, and logged.  A bare "USER" lacks
+	 * RFC 1939's required argument. */
+	bool given = shape == ARG_NAME ? a->spaced : present;
 
+	if (!given && missing_argument[shape]) {
+		reply_err(s, NULL, missing_argument[shape]);
+		return false;
+	}
 	switch (shape) {
 	case ARG_NONE:
 		if (present)
 			reply_err(s, NULL, "no arguments expected");
 		return !present;
 	case ARG_NAME:
-		/* "USER " names the empty user: answered like any name, then
-		 * refused at PASS like every invalid one, and logged (issue 2).
-		 * A bare "USER" lacks RFC 1939's required argument. */
-		if (!a->spaced)
-			reply_err(s, NULL, "argument required");
-		return a->spaced;
 	case ARG_TEXT:
-		if (!present)
-			reply_err(s, NULL, "argument required");
-		return present;
+		return true;
 	case ARG_OPTIONAL_TEXT:
 		if (!present)
 			a->text = NULL;
 		return true;
-	case ARG_OPTIONAL_MESSAGE:
-		if (!present)
-			return true;
-		a->has_message = message_number(s, a->text, a->text_len, &a->message);
-		return a->has_message;
 	case ARG_MESSAGE:
-		if (!present) {
-			reply_err(s, NULL, "message number required");
-			return false;
-		}
-		a->has_message = message_number(s, a->text, a->text_len, &a->message);
-		return a->has_message;
+	case ARG_OPTIONAL_MESSAGE:
+		a->has_message = present &&
+				 message_number(s, a->text, a->text_len, &a->message);
+		return !present || a->has_message;
 	case ARG_MESSAGE_LINES:
-		if (!present) {
-			reply_err(s, NULL, "TOP needs a message number and a line count");
-			return false;
-		}
 		return top_arguments(s, a);
 	}
 	return false;
@@ -227,9 +241,31 @@ static void trace_command(const struct session *s, const struct command *c,
 	session_trace(s, "C:", masked, word_len + 9);
 }
 
+/* The handler a command line asks for, once the line, the state and the
+ * arguments pass every check; NULL after answering why not. */
+static command_handler *accepted_command(struct session *s,
+					  const struct command *c, char *line,
+					  size_t len, struct args *a)
+{
+	/* A NUL would cut "alice\0x" to "alice" past every later check. */
+	if (has_control_bytes(line, len)) {
+		reply_err(s, NULL, "control characters in command line");
+		return NULL;
+	}
+	line[len] = '\0';
+	if (!c) {
+		reply_err(s, NULL, "unknown command");
+		return NULL;
+	}
+	if (!(c->states & s->state)) {
+		reply_err(s, NULL, "command not valid in this state");
+		return NULL;
+	}
+	return check_arguments(s, c->shape, a) ? c->handler : NULL;
+}
+
 static enum next dispatch(struct session *s, char *line, size_t len)
 {
-	bool user_just_given = s->user_just_given;
 	const char *space = memchr(line, ' ', len);
 	size_t name_len = space ? (size_t)(space - line) : len;
 	const struct command *c = find_command(line, name_len);
@@ -238,26 +274,10 @@ static enum next dispatch(struct session *s, char *line, size_t len)
 			  .spaced = space != NULL };
 
 	trace_command(s, c, line, len);
-	s->user_just_given = false;
-	/* A NUL would cut "alice\0x" to "alice" past every later check. */
-	if (has_control_bytes(line, len)) {
-		reply_err(s, NULL, "control characters in command line");
-		return NEXT_COMMAND;
-	}
-	line[len] = '\0';
-	if (!c) {
-		reply_err(s, NULL, "unknown command");
-		return NEXT_COMMAND;
-	}
-	if (!(c->states & s->state)) {
-		reply_err(s, NULL, "command not valid in this state");
-		return NEXT_COMMAND;
-	}
-	if (!check_arguments(s, c->shape, &a))
-		return NEXT_COMMAND;
-	/* Only a PASS right after USER may use the name. */
-	s->user_just_given = user_just_given && c->handler == cmd_pass;
-	return c->handler(s, &a);
+	command_handler *handler = accepted_command(s, c, line, len, &a);
+	enum next next = handler ? handler(s, &a) : NEXT_COMMAND;
+	s->previous = handler;
+	return next;
 }
 
 static enum next run_commands(struct session *s)
@@ -270,7 +290,7 @@ static enum next run_commands(struct session *s)
 		switch (netio_read_line(&s->io, line, MAX_COMMAND_LINE, &len)) {
 		case LINE_OK:
 			next = dispatch(s, line, len);
-			/* It may have been a PASS or AUTH line (issue 5). */
+			/* It may have been a PASS or AUTH line. */
 			auth_wipe(line, len + 1);
 			if (next != NEXT_COMMAND)
 				return next;
@@ -281,7 +301,7 @@ static enum next run_commands(struct session *s)
 			break;
 		case LINE_TOO_LONG:
 			session_trace(s, "C:", "(line too long)", 15);
-			s->user_just_given = false;
+			s->previous = NULL;
 			reply_err(s, NULL, "command line too long");
 			break;
 		case LINE_EOF:

@@ -33,13 +33,20 @@ struct args {
 	uint64_t lines;
 };
 
+struct session;
+/* Every command handler: the session and its checked arguments. */
+typedef enum next command_handler(struct session *s, const struct args *a);
+
 struct session {
 	const struct config *config;
 	enum pop3_state state;
 	login_checker check;
 	login_refuser refuse; /* NULL: refusals are only counted here */
 	void *check_context;
-	bool user_just_given; /* RFC 1939: PASS must follow a USER */
+	/* The command on the line before, if it was accepted and run; NULL
+	 * after a refused or unreadable line (RFC 1939: PASS must follow
+	 * a USER). */
+	command_handler *previous;
 	char user[MAX_USER_NAME + 1];
 	size_t user_len;
 	unsigned failures;
@@ -51,8 +58,5 @@ struct session {
 	const char *end_reason;
 	struct netio io;
 };
-
-/* Every command handler: the session and its checked arguments. */
-typedef enum next command_handler(struct session *s, const struct args *a);
 
 #endif
