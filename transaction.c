@@ -56,13 +56,16 @@ enum next cmd_uidl(struct session *s, const struct args *a)
 	return NEXT_COMMAND;
 }
 
+/* What a sent message counts as in the session-end log line. */
+enum sent_as { SENT_AS_RETR, SENT_AS_TOP };
+
 static enum next send_message(struct session *s, size_t msg, uint64_t lines,
-			      const char *status)
+			      const char *status, enum sent_as kind)
 {
 	session_trace(s, "S:", status, strlen(status));
 	switch (mailbox_send(s->mailbox, msg, lines, status, &s->io)) {
 	case MBOX_OK:
-		if (lines == UINT64_MAX) {
+		if (kind == SENT_AS_RETR) {
 			s->retrieved++;
 			s->retrieved_octets += mailbox_size(s->mailbox, msg);
 		}
@@ -86,14 +89,15 @@ enum next cmd_retr(struct session *s, const struct args *a)
 
 	(void)snprintf(status, sizeof(status), "+OK %" PRIu64 " octets",
 		 mailbox_size(s->mailbox, a->message));
-	return send_message(s, a->message, UINT64_MAX, status);
+	return send_message(s, a->message, UINT64_MAX, status, SENT_AS_RETR);
 }
 
 enum next cmd_top(struct session *s, const struct args *a)
 {
-	/* More lines than the message has is the whole message; UINT64_MAX
-	 * is how the mailbox spells that. */
-	return send_message(s, a->message, a->lines, "+OK top of message follows");
+	/* More lines than the message has is the whole message (UINT64_MAX
+	 * is how the mailbox spells that), but still a TOP, not a RETR. */
+	return send_message(s, a->message, a->lines, "+OK top of message follows",
+			    SENT_AS_TOP);
 }
 
 enum next cmd_dele(struct session *s, const struct args *a)

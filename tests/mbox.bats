@@ -181,6 +181,16 @@ expect_top() {
 	expect_top 18446744073709551615 "$WORLD/sent"
 }
 
+@test "mbox: the session-end log line counts RETRs only, not a TOP of the whole message" {
+	printf '%s\nSubject: top\n\nb1\n' "$FROM_LINE" | mbox alice
+	pop3 --debug -- "USER alice" "PASS secret" "TOP 1 18446744073709551615" "TOP 1 0" \
+		"QUIT" >"$WORLD/out" 2>"$WORLD/err"
+	grep -q 'session end: user alice: QUIT; retrieved 0 messages (0 octets), deleted 0' "$WORLD/err"
+	pop3 --debug -- "USER alice" "PASS secret" "RETR 1" "TOP 1 18446744073709551615" \
+		"QUIT" >"$WORLD/out" 2>"$WORLD/err"
+	grep -q 'session end: user alice: QUIT; retrieved 1 messages (20 octets), deleted 0' "$WORLD/err"
+}
+
 @test "RFC 1939 7: TOP on a CRLF-stored message counts CRLF lines" {
 	printf '%s\r\nSubject: top\r\nX-B: 2\r\n\r\nb1\r\nb2\r\nb3\r\n' "$FROM_LINE" | mbox alice
 	printf 'Subject: top\r\nX-B: 2\r\n\r\n' >"$WORLD/sent"
