@@ -129,7 +129,7 @@ static bool parse_virtual_line(char *line, char **name, char **hash,
 }
 
 bool auth_find_virtual(FILE *in, const char *user, struct virtual_user *found,
-		       char first_hash[256])
+		       char first_hash[HASH_BUFFER])
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -171,7 +171,7 @@ static enum auth_outcome check_virtual(const struct auth_config *config,
 				       struct account *account)
 {
 	struct virtual_user vu;
-	char first_hash[256];
+	char first_hash[HASH_BUFFER];
 	int fd = open(config->passwd_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
 
@@ -224,9 +224,9 @@ static bool account_expired(const struct spwd *sp)
  * that names a method: the accounts passwd(1) made, with the method and
  * cost PAM is set to.  Read from the file itself, not through NSS, so the
  * look-up is local and short (it stops at the first such entry). */
-static const char *shadow_imitation(char out[256])
+static const char *shadow_imitation(char out[HASH_BUFFER])
 {
-	char buf[4096];
+	char buf[SHADOW_LINE_BUFFER];
 	struct spwd entry, *sp;
 	const char *found = NULL;
 	FILE *in = fopen(_PATH_SHADOW, "re");
@@ -235,7 +235,7 @@ static const char *shadow_imitation(char out[256])
 		return FALLBACK_SETTING;
 	while (!found && fgetspent_r(in, &entry, buf, sizeof(buf), &sp) == 0) {
 		const char *setting = imitation_of(sp->sp_pwdp);
-		if (setting && strlen(setting) < 256)
+		if (setting && strlen(setting) < HASH_BUFFER)
 			found = memcpy(out, setting, strlen(setting) + 1);
 	}
 	auth_wipe(buf, sizeof(buf));
@@ -245,7 +245,7 @@ static const char *shadow_imitation(char out[256])
 
 static bool system_password_matches(const char *password, const char *hash)
 {
-	char buf[256];
+	char buf[HASH_BUFFER];
 	const char *imitate = hash ? imitation_of(hash) : NULL;
 	bool usable = hash && hash[0] != '\0' && hash[0] != '!' && hash[0] != '*';
 

@@ -33,7 +33,7 @@ struct account {
 	gid_t gid;
 	bool system; /* supplementary groups from /etc/group */
 	bool has_ids; /* uid and gid are set (always for system accounts) */
-	char home[4096]; /* empty when unknown */
+	char home[PATH_BUFFER]; /* empty when unknown */
 };
 
 /* Every outcome but AUTH_OK looks the same to the client; the log tells
@@ -65,13 +65,13 @@ bool auth_name_is_valid(const char *name, size_t len);
  * that names a crypt(3) method ("$..."), else the first hash at all (for
  * timing-equal checks of unknown users). */
 struct virtual_user {
-	char hash[256];
+	char hash[HASH_BUFFER];
 	bool has_ids;
 	uid_t uid;
 	gid_t gid;
 };
 bool auth_find_virtual(FILE *in, const char *user, struct virtual_user *found,
-		       char first_hash[256]);
+		       char first_hash[HASH_BUFFER]);
 
 /* Switches to the account for good (when root), then checks that root
  * cannot be regained.  False when any step failed: the caller must exit. */

@@ -58,7 +58,7 @@ static enum next login_refused(struct session *s, enum login_refusal why)
 
 enum next cmd_user(struct session *s, const struct args *a)
 {
-	/* Longer names cannot fit the 255-octet line anyway. */
+	/* It fits: params.h asserts that a command line is no longer. */
 	memcpy(s->user, a->text, a->text_len);
 	s->user[a->text_len] = '\0';
 	s->user_len = a->text_len;

@@ -107,9 +107,9 @@ struct job {
 };
 
 struct paths {
-	char journal[4096];
-	char temp[4096];
-	char aside[4096];
+	char journal[PATH_BUFFER];
+	char temp[PATH_BUFFER];
+	char aside[PATH_BUFFER];
 };
 
 static bool make_paths(struct paths *p, const char *dir)

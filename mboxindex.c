@@ -206,7 +206,7 @@ enum index_status index_load(const char *state_dir, struct index_header *h,
 			     const struct index_reader *reader, char **pool,
 			     uint64_t **retired)
 {
-	char path[4096];
+	char path[PATH_BUFFER];
 	struct stream *r = calloc(1, sizeof(*r));
 	bool ok = false;
 
@@ -348,7 +348,7 @@ bool index_save(const char *state_dir, const struct index_header *h,
 		index_record_out record, void *context, const char *pool,
 		const uint64_t *retired)
 {
-	char path[4096], spare[4096];
+	char path[PATH_BUFFER], spare[PATH_BUFFER];
 	struct stream *w = calloc(1, sizeof(*w));
 
 	if (!w || !join_path(path, sizeof(path), state_dir, INDEX_FILE) ||

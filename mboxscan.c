@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include "bytevec.h"
+#include "params.h"
 #include "uidl.h"
 
 #define HISTORY 8
 /* Enough of a header line to recognise every name in skipped_headers. */
 #define LOOKAHEAD 24
-#define SCAN_BLOCK (128 * 1024)
+/* The scanner reads the mbox in the same blocks as all file I/O. */
+#define SCAN_BLOCK IO_BLOCK
 #define SCAN_BUFFER (HISTORY + LOOKAHEAD + SCAN_BLOCK)
 /* Bytes allocated after the buffer, never filled, so that a 64-byte load
  * at any position in it stays inside the allocation. */

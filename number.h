@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most digits a uint64_t has: 18446744073709551615. */
+#define UINT64_DIGITS 20
+
 bool parse_decimal(const char *text, size_t len, uint64_t max, uint64_t *value);
 
 #endif

@@ -4,11 +4,20 @@
 #ifndef PARAMS_H
 #define PARAMS_H
 
+#include <limits.h>
+
 #define POP3_VERSION "1.0.0"
 #define POP3_IMPLEMENTATION "pop3-stdio"
 
-/* Defaults of the command-line options (see pop3-stdio(8)). */
+/* A number as text, for the usage text: STR(DEFAULT_IDLE_TIMEOUT) is "600". */
+#define STR_OF(x) #x
+#define STR(x) STR_OF(x)
+
+/* Defaults of the command-line options (see pop3-stdio(8), whose stated
+ * defaults tests/options.bats compares with --help). */
+/* Where Postfix, Exim and procmail deliver on Debian-like systems. */
 #define DEFAULT_SPOOL_DIR "/var/mail"
+/* Beside the package's other configuration; a missing file blocks nobody. */
 #define DEFAULT_BLOCKLIST "/etc/pop3-stdio/blocked-users"
 /* Root-started sessions keep per-user index and update journal here; the
  * root part creates DIR/<user> owned by the user before switching to it. */
@@ -17,22 +26,39 @@
 #define DEFAULT_PRELOGIN_USER "nobody"
 /* ...chrooted here when the directory exists (as popa3d does). */
 #define DEFAULT_CHROOT_DIR "/var/empty"
+/* Plain numbers (no suffix): the usage text shows them with STR(). */
 #define DEFAULT_IDLE_TIMEOUT 600 /* RFC 1939 4: at least 10 minutes */
 #define DEFAULT_FAIL_DELAY 2     /* slows password guessing to ~1/s */
+/* A day: longer than any client waits between commands, and far from
+ * overflowing the poll() timeout in milliseconds (netio.c). */
 #define MAX_TIMEOUT_SECONDS 86400
+/* An hour: a delay that long already stops a client; more would only keep
+ * a process waiting. */
 #define MAX_FAIL_DELAY_SECONDS 3600
+_Static_assert((long long)MAX_TIMEOUT_SECONDS * 1000 <= INT_MAX,
+	       "the idle timeout in milliseconds fits poll()'s int");
 
 /* RFC 2449 4: a command line is at most 255 octets including CRLF. */
 #define MAX_COMMAND_LINE 255
 /* RFC 2449 4: a response's first line is at most 512 octets with CRLF. */
 #define MAX_RESPONSE_LINE 512
-/* AUTH PLAIN's continuation line carries base64 of authzid, authcid and
- * password (each up to 255 octets): 4/3 of 767 plus slack.  RFC 5034 4
- * lets it exceed the 255-octet command limit. */
-#define MAX_SASL_LINE 1100
 /* User names are path components under the spool; NAME_MAX keeps them one. */
 #define MAX_USER_NAME 255
+/* As for names: more than a PASS line can carry (RFC 2449 4), so AUTH
+ * PLAIN, which could carry more, accepts no password PASS could not. */
 #define MAX_PASSWORD 255
+_Static_assert(MAX_COMMAND_LINE <= MAX_USER_NAME + 1 &&
+		       MAX_COMMAND_LINE <= MAX_PASSWORD + 1,
+	       "a USER or PASS argument, shorter than its command line, "
+	       "always fits the name or password buffer");
+/* RFC 4616 2: AUTH PLAIN's decoded message, authzid NUL authcid NUL
+ * password, with both names limited like user names. */
+#define MAX_SASL_PLAIN (2 * MAX_USER_NAME + MAX_PASSWORD + 2)
+/* AUTH PLAIN's continuation line carries that message in base64: 4/3 of it
+ * plus slack.  RFC 5034 4 lets it exceed the 255-octet command limit. */
+#define MAX_SASL_LINE 1100
+_Static_assert(MAX_SASL_LINE >= 4 * ((MAX_SASL_PLAIN + 2) / 3) + 2,
+	       "the base64 of the longest PLAIN message fits a SASL line");
 
 /* RFC 1939 does not limit failures; three is what clients expect and keeps
  * one connection from being a brute-force channel. */
@@ -41,11 +67,30 @@
 /* Socket and file I/O move in blocks this large: big enough that a RETR of
  * a large message costs few system calls, small enough to stay in L2. */
 #define IO_BLOCK 131072
-#define OUTPUT_BUFFER 131072
+/* Output is written a block at a time, for the same reason. */
+#define OUTPUT_BUFFER IO_BLOCK
 /* Client input arrives in reads of at most this: pipelined commands are at
  * most 255 octets each, so it holds 64 of them (memory counts per message;
  * a bigger buffer would only save reads of a few microseconds each). */
 #define INPUT_BUFFER 16384
+_Static_assert(INPUT_BUFFER >= MAX_SASL_LINE,
+	       "the longest line the server reads fits the input buffer");
+
+/* Room for a path built from the spool, state or home directory and a user
+ * name, with its NUL: the kernel refuses longer ones, and join_path
+ * (fileio.c) refuses what does not fit. */
+#define PATH_BUFFER PATH_MAX
+/* Room for a crypt(3) hash or setting with its NUL: the longest in use
+ * (yescrypt, SHA-512 with rounds) are under 130 characters. */
+#define HASH_BUFFER 256
+/* Room for one /etc/shadow entry (fgetspent_r): a hash and nine fields;
+ * an entry that does not fit is skipped. */
+#define SHADOW_LINE_BUFFER 4096
+
+/* Client-supplied text in the log (user names, peer addresses) is cut to
+ * this many bytes: enough to recognise, short enough that a hostile name
+ * cannot flood the log. */
+#define MAX_LOGGED_TEXT 64
 
 /* The QUIT update (journal.c) moves kept text in windows, each costing an
  * fdatasync of the mbox and one of the journal; text that moves less than

@@ -340,7 +340,7 @@ static struct session *new_session(const struct config *config, int in_fd,
 
 static void greet(struct session *s)
 {
-	char host[256] = "localhost";
+	char host[HOST_NAME_MAX + 1] = "localhost";
 
 	if (gethostname(host, sizeof(host)) != 0)
 		(void)snprintf(host, sizeof(host), "localhost");
@@ -355,7 +355,7 @@ static void greet(struct session *s)
 
 static enum next enter_transaction(struct session *s, const char *state_dir)
 {
-	char path[4096];
+	char path[PATH_BUFFER];
 	struct mailbox_config mc = { .path = path, .state_dir = state_dir };
 	enum mbox_status st = MBOX_TEMPFAIL;
 
@@ -386,7 +386,7 @@ static int end_session(struct session *s)
 {
 	netio_flush(&s->io);
 	if (s->state == STATE_TRANSACTION) {
-		char name[4 * 64 + 1];
+		char name[LOG_SAFE_SIZE(MAX_LOGGED_TEXT)];
 		syslog(LOG_INFO,
 		       "session end: user %s: %s; retrieved %" PRIu64
 		       " messages (%" PRIu64 " octets), deleted %zu",
@@ -481,7 +481,7 @@ static int run_after_login(const struct config *config, int channel,
 				  .blocklist_named = config->blocklist_named,
 				  .as_root = geteuid() == 0 };
 	struct account acct;
-	char state_dir[4096];
+	char state_dir[PATH_BUFFER];
 	int status;
 	struct session *s = new_session(config, STDIN_FILENO, STDOUT_FILENO,
 					NULL, NULL);
@@ -530,7 +530,7 @@ static const char *socket_peer(char *buf, socklen_t cap)
 
 static void log_connection(void)
 {
-	char addr[INET6_ADDRSTRLEN], safe[4 * 64 + 1];
+	char addr[INET6_ADDRSTRLEN], safe[LOG_SAFE_SIZE(MAX_LOGGED_TEXT)];
 	const char *from = socket_peer(addr, sizeof(addr));
 
 	/* systemd, tcpserver, xinetd and stunnel name the peer in the
@@ -541,7 +541,7 @@ static void log_connection(void)
 	if (!from)
 		from = "local";
 	syslog(LOG_INFO, "connection from %s",
-	       log_safe(from, strnlen(from, 64), safe, sizeof(safe)));
+	       log_safe(from, strnlen(from, MAX_LOGGED_TEXT), safe, sizeof(safe)));
 }
 
 /* Each response batch leaves in one write; without Nagle's delay it is

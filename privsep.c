@@ -22,6 +22,7 @@
 
 #include "fileio.h"
 #include "logtext.h"
+#include "params.h"
 
 enum { MSG_LOGIN = 'L', MSG_REFUSED = 'F', MSG_HAND_OVER = 'H' };
 enum { VERDICT_YES = 'Y', VERDICT_NO = 'N', VERDICT_TEMP = 'T' };
@@ -176,7 +177,7 @@ static int wait_for_child(pid_t child)
 static void log_outcome(const struct login_request *req,
 			enum auth_outcome outcome)
 {
-	char name[4 * 64 + 1];
+	char name[LOG_SAFE_SIZE(MAX_LOGGED_TEXT)];
 
 	log_safe(req->user, req->user_len, name, sizeof(name));
 	if (outcome == AUTH_OK)

@@ -11,11 +11,12 @@
 
 #include "fileio.h"
 #include "logtext.h"
+#include "number.h"
 
 void session_trace(const struct session *s, const char *who, const char *text,
 		   size_t len)
 {
-	char safe[4 * MAX_SASL_LINE + 1], line[sizeof(safe) + 8];
+	char safe[LOG_SAFE_SIZE(MAX_SASL_LINE)], line[sizeof(safe) + 8];
 
 	if (!s->config->debug)
 		return;
@@ -70,10 +71,10 @@ void reply_data(struct session *s, const char *fmt, ...)
 	netio_write(&s->io, "\r\n", 2);
 }
 
-/* Decimal digits of v at out (room for 20); returns how many. */
+/* Decimal digits of v at out (room for UINT64_DIGITS); returns how many. */
 static size_t format_decimal(uint64_t v, char *out)
 {
-	char digits[20];
+	char digits[UINT64_DIGITS];
 	size_t d = 0, n = 0;
 
 	do
@@ -87,7 +88,7 @@ static size_t format_decimal(uint64_t v, char *out)
 void reply_listing(struct session *s, size_t msg, const char *text,
 		   size_t len)
 {
-	char line[20 + 1 + MAX_UIDL_LENGTH + 2];
+	char line[UINT64_DIGITS + 1 + MAX_UIDL_LENGTH + 2];
 	size_t n = format_decimal(msg, line);
 
 	line[n++] = ' ';
@@ -100,7 +101,7 @@ void reply_listing(struct session *s, size_t msg, const char *text,
 
 void reply_listing_size(struct session *s, size_t msg, uint64_t size)
 {
-	char text[20];
+	char text[UINT64_DIGITS];
 	size_t len = format_decimal(size, text);
 	reply_listing(s, msg, text, len);
 }

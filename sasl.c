@@ -59,7 +59,7 @@ bool base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
 bool sasl_plain_parse(const char *in, size_t len,
 		      struct plain_credentials *creds)
 {
-	unsigned char buf[3 * MAX_USER_NAME + 8];
+	unsigned char buf[MAX_SASL_PLAIN];
 	size_t n;
 	bool ok = false;
 

@@ -92,7 +92,7 @@ static const char *own_state_base(const char *spool_dir,
 void statedir_prepare(const char *configured, const char *spool_dir,
 		      const struct account *acct, char *out, size_t cap)
 {
-	char buf[4096];
+	char buf[PATH_BUFFER];
 	const char *base = configured;
 	bool root = geteuid() == 0;
 

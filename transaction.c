@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "number.h"
 #include "reply.h"
 
 enum next cmd_stat(struct session *s, const struct args *a)
@@ -85,7 +86,7 @@ static enum next send_message(struct session *s, size_t msg, uint64_t lines,
 
 enum next cmd_retr(struct session *s, const struct args *a)
 {
-	char status[64];
+	char status[sizeof("+OK  octets") + UINT64_DIGITS];
 
 	(void)snprintf(status, sizeof(status), "+OK %" PRIu64 " octets",
 		 mailbox_size(s->mailbox, a->message));

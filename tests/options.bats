@@ -80,6 +80,44 @@ usage_error() {
 	done
 }
 
+# man_defaults: "option value" for every option the man page states a
+# "Default:" for, from its .It line and the value after "Default:".
+man_defaults() {
+	awk '
+		/^\.It / { opt = ""; if (match($0, /Fl Fl [a-z-]+/)) opt = substr($0, RSTART + 6, RLENGTH - 6) }
+		/^Default: / { v = substr($0, 10); sub(/\.$/, "", v); if (opt != "") print opt, v; next }
+		/^Default:$/ { getline v; sub(/^\.(Pa|Ql) /, "", v); sub(/ \.$/, "", v); if (opt != "") print opt, v }
+	' "$BATS_TEST_DIRNAME/../man/pop3-stdio.8"
+}
+
+@test "options: the defaults and ranges the man page states are the ones --help and the parser use" {
+	run "$POP3" --help
+	[ "$status" -eq 0 ]
+	local help=$output opt value n=0
+	while read -r opt value; do
+		local line
+		line=$(printf '%s\n' "$help" | grep -e "--$opt=") || { echo "--help has no --$opt"; false; }
+		[[ "$line" == *"(default $value)"* ]] || { echo "man: --$opt default $value; --help: $line"; false; }
+		n=$((n + 1))
+	done < <(man_defaults)
+	# spool, blocklist, chroot, fail-delay, prelogin-user, timeout
+	[ "$n" -eq 6 ]
+	# "(1 to 86400)" and "(0 to 3600)": the ends are taken, one more is not.
+	local range lo hi
+	for opt in timeout fail-delay; do
+		range=$(sed -n "/^\.It .*Fl Fl $opt/,/^\.It /s/^\.Pq \([0-9]*\) to \([0-9]*\)$/\1 \2/p" \
+			"$BATS_TEST_DIRNAME/../man/pop3-stdio.8")
+		read -r lo hi <<<"$range"
+		[ -n "$hi" ]
+		"$POP3" "--$opt=$lo" --version >/dev/null
+		"$POP3" "--$opt=$hi" --version >/dev/null
+		run "$POP3" "--$opt=$((hi + 1))" --version
+		[ "$status" -eq 2 ]
+	done
+	run "$POP3" --timeout=0 --version
+	[ "$status" -eq 2 ]
+}
+
 @test "options: --version and -V print the version on stdout and exit 0" {
 	local o
 	for o in --version -V; do
