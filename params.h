@@ -125,9 +125,10 @@ _Static_assert(INPUT_BUFFER >= MAX_SASL_LINE,
  * 15 s is taken for hung: it is killed, and the client gets [SYS/TEMP]
  * while it is still listening (clients give up after 30-60 s). */
 #define CHECKPASSWORD_TIMEOUT 15
-/* The checker's whole environment: a shell-script checker finds its tools;
+/* The checker's whole environment: a shell-script checker finds the
+ * system's tools (a program of its own it names by its full path);
  * nothing of the superserver's or the client's environment reaches it. */
-#define CHECKPASSWORD_ENV_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CHECKPASSWORD_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 /* argv[1]: a classic checker executes this after a successful check, as
  * the user; it only has to exit 0, and true(1) does nothing else. */
 #define CHECKPASSWORD_NEXT "/bin/true"

@@ -247,7 +247,7 @@ gone() {
 		cpw -- "USER $ACCOUNT" "PASS right" "QUIT" 7</etc/hostname
 	) >"$WORLD/out"
 	[ "$(sed -n 3p "$WORLD/out")" = "$FAILED" ]
-	printf 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' >"$WORLD/expected"
+	printf 'PATH=/usr/sbin:/usr/bin:/sbin:/bin\n' >"$WORLD/expected"
 	same_bytes "$WORLD/expected" "$WORLD/env"
 	[ "$(cat "$WORLD/stdin")" = /dev/null ]
 	[ "$(cat "$WORLD/cwd")" = / ]
@@ -258,4 +258,106 @@ gone() {
 	head -n 3 "$WORLD/fd-list" | diff "$WORLD/expected" -
 	sed -n 4p "$WORLD/fd-list" | grep -q '^3 pipe:\['
 	[ "$(wc -l <"$WORLD/fd-list")" -eq 4 ]
+}
+
+@test "checkpassword: every failure answers the same bytes: rejected, blocked, invalid name, accepted but no such account" {
+	# The checker accepts "right" for any name, so only the account
+	# look-up can refuse the names no system account has.
+	accept_if right
+	printf 'blocked-one\n' >"$BLOCKLIST"
+	cpw -- "USER $ACCOUNT" "PASS wrong" "QUIT" >"$WORLD/rejected"
+	cpw -- "USER blocked-one" "PASS right" "QUIT" >"$WORLD/blocked"
+	cpw -- "USER .invalid" "PASS right" "QUIT" >"$WORLD/invalid"
+	run --separate-stderr cpw -d -- "USER no-such-account-here" "PASS right" "QUIT"
+	printf '%s\n' "${lines[@]}" >"$WORLD/unknown"
+	[[ "$stderr" == *"user no-such-account-here: accepted by the checker, but no such account"* ]]
+	[[ "$stderr" == *"login failed: user no-such-account-here: unknown user"* ]]
+	after_greeting "$WORLD/rejected" >"$WORLD/expected"
+	printf '+OK send PASS\r\n%s\n+OK bye\r\n' "$FAILED" >"$WORLD/literal"
+	head -n 2 "$WORLD/expected" | cmp - <(head -n 2 "$WORLD/literal")
+	for f in blocked invalid unknown; do
+		after_greeting "$WORLD/$f" >"$WORLD/$f.after"
+		same_bytes "$WORLD/expected" "$WORLD/$f.after"
+	done
+}
+
+@test "checkpassword: an account the checker accepts that has uid 0 or the pre-login account's uid is refused like a wrong password" {
+	is_root || skip "needs root: the uid rules apply to sessions started as root"
+	accept_if right
+	for name in root nobody; do
+		run --separate-stderr cpw -d -- "USER $name" "PASS right" "QUIT"
+		[ "${lines[2]}" = "$FAILED" ]
+		[[ "$stderr" == *"login failed: user $name: account not usable"* ]]
+	done
+	[[ "$stderr" == *"would serve as uid 65534, the pre-login account's; refused"* ]]
+}
+
+@test "checkpassword: a name and password too long for qmail's 512 bytes are refused without running the checker" {
+	checker "exit 0"
+	name=$(head -c 255 /dev/zero | tr '\0' n)
+	pw=$(head -c 255 /dev/zero | tr '\0' p)
+	b64=$(printf '\0%s\0%s' "$name" "$pw" | base64 -w0)
+	# Too long for a command line: the response goes on its own line.
+	run cpw -- "AUTH PLAIN" "$b64" "QUIT"
+	[ "${lines[2]}" = "$FAILED" ]
+	[ ! -e "$WORLD/calls" ]
+	# One byte less fits (255 + 254 + 3 NULs = 512) and is delivered.
+	b64=$(printf '\0%s\0%s' "$name" "${pw:1}" | base64 -w0)
+	run cpw -- "AUTH PLAIN" "$b64" "QUIT"
+	[ "$(wc -l <"$WORLD/calls")" -eq 1 ]
+	[ "$(wc -c <"$WORLD/input")" -eq 512 ]
+}
+
+@test "checkpassword: --checkpassword with --passwd, or a relative path, is a usage error (exit 2, one line, nothing on stdout)" {
+	run --separate-stderr "$POP3" --checkpassword=/bin/false --passwd="$PASSWD" </dev/null
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	[ "$stderr" = "pop3-stdio: --checkpassword cannot be used with '--passwd' (try --help)" ]
+	run --separate-stderr "$POP3" --checkpassword=bin/false </dev/null
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	[ "$stderr" = "pop3-stdio: --checkpassword needs an absolute path: 'bin/false' (try --help)" ]
+	run --separate-stderr "$POP3" --help
+	[[ "$output" == *"--checkpassword=PROG"* ]]
+}
+
+# ---- real checkers packaged in Debian ----
+
+@test "checkpassword: Debian's checkpw (a qmail checkpassword, ~/Maildir/.password) logs a real account in; a wrong password is rejected" {
+	is_root || skip "needs root: checkpw switches to the account it accepts"
+	[ -x /usr/bin/checkpw ] || skip "checkpw is not installed (tests/install-deps installs it)"
+	# The account's home holds the password file, the user's only.
+	mkdir -p "$WORLD/home/Maildir"
+	printf 'pass word\n' >"$WORLD/home/Maildir/.password"
+	chmod 600 "$WORLD/home/Maildir/.password"
+	chown -R "$ACCOUNT_UID:$ACCOUNT_UID" "$WORLD/home"
+	usermod -d "$WORLD/home" p3cpw
+	CHECKER=/usr/bin/checkpw
+	run --separate-stderr cpw -d -- "USER p3cpw" "PASS wrong" "USER p3cpw" "PASS pass word" "STAT" "QUIT"
+	[ "${lines[2]}" = "$FAILED" ]
+	[ "${lines[4]}" = "$LOGGED_IN" ]
+	[ "${lines[5]}" = $'+OK 1 28\r' ]
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"login failed: user p3cpw: bad password"* ]]
+	[[ "$stderr" == *"login: user p3cpw"* ]]
+}
+
+@test "checkpassword: the PAM wrapper (deploy/checkpassword/checkpassword-pam, through pwauth) logs a real account in; wrong password and unknown user rejected" {
+	is_root || skip "needs root: pwauth reads the shadow file through PAM"
+	[ -x /usr/sbin/pwauth ] || skip "pwauth is not installed (tests/install-deps installs it)"
+	printf 'p3cpw:%s\n' 'pam pass' | chpasswd
+	CHECKER="$TOP/deploy/checkpassword/checkpassword-pam"
+	run --separate-stderr cpw -d -- "USER p3cpw" "PASS pam pass" "STAT" "QUIT"
+	[ "${lines[2]}" = "$LOGGED_IN" ]
+	[ "${lines[3]}" = $'+OK 1 28\r' ]
+	[ "$status" -eq 0 ]
+	run --separate-stderr cpw -d -- "USER p3cpw" "PASS wrong" "USER no-such-account-here" "PASS x" "QUIT"
+	[ "${lines[2]}" = "$FAILED" ]
+	[ "${lines[4]}" = "$FAILED" ]
+	[[ "$stderr" == *"login failed: user p3cpw: bad password"* ]]
+	[[ "$stderr" == *"login failed: user no-such-account-here: bad password"* ]]
+	# A password with a newline (possible through AUTH PLAIN) cannot be
+	# passed to pwauth's two lines: rejected, never split.
+	run cpw -- "AUTH PLAIN $(printf '\0p3cpw\0pam pass\nx' | base64 -w0)" "QUIT"
+	[ "${lines[1]}" = "$FAILED" ]
 }
