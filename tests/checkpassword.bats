@@ -361,3 +361,29 @@ gone() {
 	run cpw -- "AUTH PLAIN $(printf '\0p3cpw\0pam pass\nx' | base64 -w0)" "QUIT"
 	[ "${lines[1]}" = "$FAILED" ]
 }
+
+@test "checkpassword: a checker that never reads descriptor 3 is still judged by its exit status" {
+	for verdict in 0 1; do
+		printf '#!/bin/sh\nexec 3<&-\nexit %s\n' "$verdict" >"$CHECKER"
+		chmod 755 "$CHECKER"
+		run cpw -- "USER $ACCOUNT" "PASS right" "QUIT"
+		if [ "$verdict" = 0 ]; then
+			[ "${lines[2]}" = "$LOGGED_IN" ]
+		else
+			[ "${lines[2]}" = "$FAILED" ]
+		fi
+	done
+}
+
+@test "checkpassword: started with its stderr closed, the server still gives the checker /dev/null on 0-2 and its input on 3" {
+	checker "std=\$(readlink /proc/\$\$/fd/0 /proc/\$\$/fd/1 /proc/\$\$/fd/2)
+		printf '%s\\n' \"\$std\" >'$WORLD/std'; exit 1"
+	# stderr closed: the server's own descriptors (the pre-login channel,
+	# the pipes) then take low numbers.
+	cpw -- "USER $ACCOUNT" "PASS right" "QUIT" >"$WORLD/out" 2>&-
+	[ "$(sed -n 3p "$WORLD/out")" = "$FAILED" ]
+	printf '/dev/null\n/dev/null\n/dev/null\n' >"$WORLD/expected"
+	same_bytes "$WORLD/expected" "$WORLD/std"
+	printf '%s\0right\0\0' "$ACCOUNT" >"$WORLD/sent"
+	same_bytes "$WORLD/sent" "$WORLD/input"
+}
