@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "blocklist.h"
+#include "checkpassword.h"
 #include "number.h"
 
 /* Used when the source holds no hash to imitate: yescrypt at Debian's
@@ -313,6 +314,62 @@ static bool forbidden_uid(const struct auth_config *config, const char *user,
 	return false;
 }
 
+/* Checked after the password so that a blocked user's right password
+ * takes as long as a wrong one and reveals nothing. */
+static enum auth_outcome after_blocklist(const struct auth_config *config,
+					 const char *user,
+					 enum auth_outcome outcome)
+{
+	switch (blocklist_check(config->blocklist, config->blocklist_named, user)) {
+	case BLOCK_ALLOWED:
+		return outcome;
+	case BLOCK_BLOCKED:
+		return outcome == AUTH_SYSTEM_ERROR ? outcome : AUTH_BLOCKED;
+	case BLOCK_UNREADABLE:
+		return AUTH_SYSTEM_ERROR;
+	}
+	return AUTH_SYSTEM_ERROR;
+}
+
+/* An external checker decides the password; the account it accepts is a
+ * system account found through NSS (files, LDAP, SSSD).  The blocked-users
+ * file is read first, so that a blocked user's password never reaches
+ * another program, and an invalid name reaches none either.  Those two
+ * answer without running the checker: --fail-delay (privsep.c) keeps every
+ * failure's answer the same time after the attempt. */
+static enum auth_outcome check_external(const struct auth_config *config,
+					const char *user, size_t user_len,
+					const char *password,
+					size_t password_len,
+					struct account *account)
+{
+	if (!user)
+		return AUTH_INVALID_NAME;
+	enum auth_outcome blocked = after_blocklist(config, user, AUTH_OK);
+	if (blocked != AUTH_OK)
+		return blocked;
+	switch (checkpassword_run(config->checkpassword, user, user_len,
+				  password, password_len)) {
+	case CHECKPW_ACCEPTED:
+		break;
+	case CHECKPW_REJECTED:
+		return AUTH_BAD_PASSWORD;
+	case CHECKPW_TEMPFAIL:
+		return AUTH_SYSTEM_ERROR;
+	}
+	errno = 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH)
+			syslog(LOG_ERR, "getpwnam: %m");
+		syslog(LOG_NOTICE, "user %s: accepted by the checker, but no "
+				   "such account", user);
+		return AUTH_UNKNOWN_USER;
+	}
+	set_system_account(pw, account);
+	return AUTH_OK;
+}
+
 enum auth_outcome auth_check(const struct auth_config *config,
 			     const char *user, size_t user_len,
 			     const char *password, size_t password_len,
@@ -328,7 +385,10 @@ enum auth_outcome auth_check(const struct auth_config *config,
 	/* An invalid name is checked with no name: it costs what an
 	 * unknown user does, and is then refused. */
 	const char *name = valid ? user : NULL;
-	if (config->passwd_file)
+	if (config->checkpassword)
+		outcome = check_external(config, name, user_len, password,
+					 password_len, account);
+	else if (config->passwd_file)
 		outcome = check_virtual(config, name, password, account);
 	else
 		outcome = check_system(name, password, account);
@@ -336,19 +396,8 @@ enum auth_outcome auth_check(const struct auth_config *config,
 		memset(account, 0, sizeof(*account));
 		return AUTH_INVALID_NAME;
 	}
-	/* Checked after the password so that a blocked user's right
-	 * password takes as long as a wrong one and reveals nothing. */
-	switch (blocklist_check(config->blocklist, config->blocklist_named, user)) {
-	case BLOCK_ALLOWED:
-		break;
-	case BLOCK_BLOCKED:
-		if (outcome != AUTH_SYSTEM_ERROR)
-			outcome = AUTH_BLOCKED;
-		break;
-	case BLOCK_UNREADABLE:
-		outcome = AUTH_SYSTEM_ERROR;
-		break;
-	}
+	if (!config->checkpassword)
+		outcome = after_blocklist(config, user, outcome);
 	if (outcome == AUTH_OK && forbidden_uid(config, user, account->uid))
 		outcome = AUTH_UNUSABLE;
 	return outcome;

@@ -1,6 +1,7 @@
 /*
  * Logins and privileges: checking a name and password against system
- * accounts (passwd + shadow, crypt(3)) or a virtual-users file, consulting
+ * accounts (passwd + shadow, crypt(3)), a virtual-users file or an external
+ * checker (then the account is a system account found through NSS), consulting
  * the blocked-users file, and switching the process to an account for good.
  *
  * Virtual-users file: one user a line, "name:crypt-hash[:uid:gid]";
@@ -19,6 +20,9 @@
 
 struct auth_config {
 	const char *passwd_file; /* NULL: system accounts */
+	/* An external checker (checkpassword.h) decides passwords, and the
+	 * account it accepts is a system account; NULL: none. */
+	const char *checkpassword;
 	const char *blocklist;
 	bool blocklist_named;
 	bool as_root; /* we will switch to the account's uid and gid */
@@ -37,7 +41,9 @@ struct account {
 };
 
 /* Every outcome but AUTH_OK looks the same to the client; the log tells
- * them apart.  Each costs one crypt(3), so timing tells nothing either. */
+ * them apart.  Each costs one crypt(3), so timing tells nothing either
+ * (with an external checker, which runs for some only, the answer's time
+ * is set by --fail-delay: see privsep.c). */
 enum auth_outcome {
 	AUTH_OK,
 	AUTH_UNKNOWN_USER,

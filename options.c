@@ -12,7 +12,13 @@
 #include "number.h"
 #include "params.h"
 
-enum { OPT_FAIL_DELAY = 256, OPT_STATE_DIR, OPT_PRELOGIN_USER, OPT_CHROOT };
+enum {
+	OPT_FAIL_DELAY = 256,
+	OPT_STATE_DIR,
+	OPT_PRELOGIN_USER,
+	OPT_CHROOT,
+	OPT_CHECKPASSWORD,
+};
 
 static const struct option long_options[] = {
 	{ "spool", required_argument, NULL, 's' },
@@ -24,6 +30,7 @@ static const struct option long_options[] = {
 	{ "cache-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "prelogin-user", required_argument, NULL, OPT_PRELOGIN_USER },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "checkpassword", required_argument, NULL, OPT_CHECKPASSWORD },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -36,6 +43,8 @@ static const char usage[] =
     "(default " DEFAULT_SPOOL_DIR ")\n"
     "  -p, --passwd=FILE      virtual users, name:crypt-hash[:uid:gid] "
     "(default: system accounts)\n"
+    "      --checkpassword=PROG  external checker (qmail's interface) "
+    "decides passwords\n"
     "  -b, --blocklist=FILE   blocked users (default " DEFAULT_BLOCKLIST ")\n"
     "  -t, --timeout=SECS     idle timeout (default " STR(DEFAULT_IDLE_TIMEOUT) ")\n"
     "      --fail-delay=SECS  pause before a failed login's answer "
@@ -96,6 +105,7 @@ static int apply_option(int opt, const char *arg, struct config *c)
 	case OPT_STATE_DIR: c->state_dir = arg; break;
 	case OPT_PRELOGIN_USER: c->prelogin_user = arg; break;
 	case OPT_CHROOT: c->chroot_dir = arg; break;
+	case OPT_CHECKPASSWORD: c->checkpassword = arg; break;
 	case 'd': c->debug = true; break;
 	case 'V': return print_and_exit("pop3-stdio " POP3_VERSION "\n");
 	case 'h': return print_and_exit(usage);
@@ -130,5 +140,12 @@ int parse_options(int argc, char **argv, struct config *c)
 		return usage_error("unexpected argument", argv[optind]);
 	if (c->spool_dir[0] == '\0')
 		return usage_error("invalid value for --spool:", c->spool_dir);
+	/* Executed without a PATH search, from whatever directory. */
+	if (c->checkpassword && c->checkpassword[0] != '/')
+		return usage_error("--checkpassword needs an absolute path:",
+				   c->checkpassword);
+	if (c->checkpassword && c->passwd_file)
+		return usage_error("--checkpassword cannot be used with",
+				   "--passwd");
 	return -1;
 }

@@ -9,6 +9,7 @@
 struct config {
 	const char *spool_dir;
 	const char *passwd_file;
+	const char *checkpassword; /* NULL: no external checker */
 	const char *blocklist;
 	bool blocklist_named;
 	const char *state_dir; /* NULL: the default for how we run */

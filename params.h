@@ -114,4 +114,23 @@ _Static_assert(INPUT_BUFFER >= MAX_SASL_LINE,
  * so that a copy delivered again is not taken for one already fetched. */
 #define MAX_RETIRED_IDS 65536
 
+/* --checkpassword (checkpassword.c).  qmail's checkpassword reads at most
+ * 512 bytes from descriptor 3: the name, the password and the empty
+ * timestamp with their three NULs must fit, or a classic checker would
+ * compare a cut password. */
+#define CHECKPASSWORD_MAX_INPUT 512
+/* A PAM stack that asks an LDAP or Kerberos server can take seconds
+ * (nslcd's bind_timelimit is 10 s, sssd's ldap_opt_timeout 8 s; pam_unix
+ * waits about 2 s after a wrong password).  A checker still silent after
+ * 15 s is taken for hung: it is killed, and the client gets [SYS/TEMP]
+ * while it is still listening (clients give up after 30-60 s). */
+#define CHECKPASSWORD_TIMEOUT 15
+/* The checker's whole environment: a shell-script checker finds the
+ * system's tools (a program of its own it names by its full path);
+ * nothing of the superserver's or the client's environment reaches it. */
+#define CHECKPASSWORD_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+/* argv[1]: a classic checker executes this after a successful check, as
+ * the user; it only has to exit 0, and true(1) does nothing else. */
+#define CHECKPASSWORD_NEXT "/bin/true"
+
 #endif

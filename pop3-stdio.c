@@ -477,6 +477,7 @@ static int run_after_login(const struct config *config, int channel,
 			   pid_t child)
 {
 	struct auth_config ac = { .passwd_file = config->passwd_file,
+				  .checkpassword = config->checkpassword,
 				  .blocklist = config->blocklist,
 				  .blocklist_named = config->blocklist_named,
 				  .as_root = geteuid() == 0 };

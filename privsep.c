@@ -153,10 +153,16 @@ static bool receive_hand_over(int channel, struct netio *io)
 	return ok;
 }
 
-static void pause_seconds(unsigned seconds)
+/* A failed login is answered `seconds` after its request arrived, or when
+ * its check ended if that was later.  Checks differ in length (an external
+ * checker runs for some failures only, never for a blocked user): counted
+ * from the request, the answers of every kind of failure leave alike. */
+static void answer_at(const struct timespec *arrived, unsigned seconds)
 {
-	struct timespec left = { (time_t)seconds, 0 };
-	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+	struct timespec when = *arrived;
+
+	when.tv_sec += (time_t)seconds;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &when, NULL) == EINTR)
 		;
 }
 
@@ -263,10 +269,15 @@ bool privsep_serve(int channel, pid_t child, const struct auth_config *config,
 
 	for (;;) {
 		unsigned char type, verdict;
+		struct timespec arrived;
 		if (!read_full(channel, &type, 1)) {
 			*exit_status = wait_for_child(child);
 			return false;
 		}
+		/* Cannot fail on Linux; if it did, the epoch is long past and
+		 * the answer leaves at once. */
+		if (clock_gettime(CLOCK_MONOTONIC, &arrived) != 0)
+			arrived = (struct timespec){ 0, 0 };
 		if ((type != MSG_LOGIN && type != MSG_REFUSED) ||
 		    failures >= MAX_LOGIN_FAILURES)
 			return violation(child, exit_status, "unexpected request");
@@ -279,7 +290,7 @@ bool privsep_serve(int channel, pid_t child, const struct auth_config *config,
 			return take_over(channel, child, io, exit_status);
 		/* Every failure, whatever its kind, waits and counts alike. */
 		failures++;
-		pause_seconds(fail_delay);
+		answer_at(&arrived, fail_delay);
 		if (!write_full(channel, &verdict, 1)) {
 			*exit_status = wait_for_child(child);
 			return false;
