@@ -200,7 +200,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 # this file; $WORLD/crypt.log then holds the setting of each crypt_r call.
 spied() {
 	local spy=$BATS_FILE_TMPDIR/crypt-spy.so
-	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$TOP/tests/tools/crypt-spy.c" -ldl
+	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$REPO/tests/tools/crypt-spy.c" -ldl
 	: >"$WORLD/crypt.log"
 	# A sanitized build's runtime would refuse a library loaded before it.
 	CRYPT_SPY_LOG="$WORLD/crypt.log" LD_PRELOAD="$spy" \
@@ -314,7 +314,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 				--fail-delay=0 <"$1/in"' sh "$WORLD" "$POP3"
 	}
 	local spy=$BATS_FILE_TMPDIR/crypt-spy.so status=0
-	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$TOP/tests/tools/crypt-spy.c" -ldl
+	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$REPO/tests/tools/crypt-spy.c" -ldl
 	: >"$WORLD/crypt.log"
 	CRYPT_SPY_LOG="$WORLD/crypt.log" LD_PRELOAD="$spy" ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
 		spied_system >"$WORLD/out" 2>"$WORLD/err" || status=$?

@@ -84,7 +84,7 @@ traced_sessions() {
 	skip_unless_tools strace systemd-socket-activate systemd-analyze curl
 	setup_suite_world
 	traced_sessions pop3-stdio@.service "$PLAIN_PORT" plain
-	"$PYTHON" "$TOP/tests/deploy-syscalls" "$DEPLOY/systemd/pop3-stdio@.service" \
+	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3-stdio@.service" \
 		"$POP3" "$WORLD"/trace/t.*
 }
 
@@ -94,6 +94,6 @@ traced_sessions() {
 	setup_suite_world
 	make_test_cert
 	traced_sessions pop3s-stdio@.service "$POP3S_PORT" pop3s
-	"$PYTHON" "$TOP/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio@.service" \
+	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio@.service" \
 		/usr/bin/stunnel "$WORLD"/trace/t.*
 }

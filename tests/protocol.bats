@@ -24,18 +24,6 @@ setup() {
 }
 teardown() { teardown_world; }
 
-# session FILE LINE...: a pipelined session; FILE gets what the server sent
-# after its greeting.  The session's exit status is not checked here.
-session() {
-	local out=$1
-	shift
-	pop3 -- "$@" >"$WORLD/raw" || true
-	after_greeting "$WORLD/raw" >"$out"
-}
-
-# expect LINE...: the expected file, one CRLF line per argument.
-expect() { printf '%s\r\n' "$@" >"$WORLD/expected"; }
-
 unchanged() { same_bytes "$WORLD/mbox.orig" "$SPOOL/alice"; }
 
 LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')

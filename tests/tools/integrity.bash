@@ -6,7 +6,7 @@
 # seconds, a delivery at most 60; teardown kills what a test left running
 # (only the processes it started, by pid).
 
-TOOLS="$TOP/tests/tools"
+TOOLS="$REPO/tests/tools"
 SESSION_WAIT=${SESSION_WAIT:-20}
 export LC_ALL=C
 
