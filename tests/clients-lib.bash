@@ -367,7 +367,7 @@ curl_pop3() {
 		"$CURL_URL/$path"
 }
 
-# The commands the issue names: LIST, RETR, UIDL, TOP 1 0, DELE 1, each
+# The commands a curl user runs: LIST, RETR, UIDL, TOP 1 0, DELE 1, each
 # compared byte for byte (curl shows the multi-line data as it came, CRLF,
 # with the byte-stuffing removed).
 scenario_curl() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: TLS through stunnel, proven with real clients, with a certificate
+# TLS through stunnel, proven with real clients, with a certificate
 # this suite makes.  Standalone stunnel (foreground = yes, as Debian's
 # stunnel@.service needs) with the shipped files moved to test ports:
 #   deploy/stunnel/pop3s-stdio.conf      POP3S, port 995 -> 21410

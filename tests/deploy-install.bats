@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: `make install DESTDIR=...` puts every file where pop3-stdio(8)
+# `make install DESTDIR=...` puts every file where pop3-stdio(8)
 # (FILES) and the README say, and the installed deployment files name the
 # installed paths, for the default PREFIX and for another one.
 

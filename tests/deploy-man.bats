@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issues 2 and 4: man/pop3-stdio.8 is lint-clean and documents what the
+# man/pop3-stdio.8 is lint-clean and documents what the
 # program does: every option of --help, the exit statuses it really
 # returns, and the log lines it really writes.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: the systemd units' hardening still lets pop3-stdio do its work.
+# The systemd units' hardening still lets pop3-stdio do its work.
 # What can be checked without running systemd: the units' syntax, the
 # exposure systemd rates them at, and that a traced session (login, RETR,
 # a failed login, DELE and QUIT through the update journal) makes no system

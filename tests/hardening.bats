@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5: the release binary is built hardened (PIE, full RELRO, no
+# The release binary is built hardened (PIE, full RELRO, no
 # executable stack, stack protector, _FORTIFY_SOURCE, CET where the
 # compiler has it), the flags stay overridable, and gcc and clang both
 # build the sources warning-free.

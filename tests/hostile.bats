@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, hostile input: whatever a client sends or a maildrop holds, the
+# Hostile input: whatever a client sends or a maildrop holds, the
 # server answers what it can, refuses the rest, keeps its memory bounded,
 # never leaves the spool, and exits -- no crash, no hang, no lost mail.
 

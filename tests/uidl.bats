@@ -239,7 +239,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$l" 1)" != has ]
 }
 
-@test "issue 2: computing ids does not write to the maildrop" {
+@test "computing ids does not write to the maildrop" {
 	{ msg 1; msg 2; msg 1; } | mbox alice
 	touch -d '2020-01-02 03:04:05' "$SPOOL/alice"
 	cp -p "$SPOOL/alice" "$WORLD/before"

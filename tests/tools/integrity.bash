@@ -1,4 +1,4 @@
-# Shared by the integrity suites (tests/integrity*.bats, issue 3), loaded
+# Shared by the integrity suites (tests/integrity*.bats), loaded
 # after helpers.bash: the checker and generators, delivery agents, and
 # sessions held open half-way through FIFOs.
 #
