@@ -9,7 +9,7 @@
 # passwd file, state directory).  Servers run in the background; their PIDs
 # go to $SERVER_PIDS and stop_servers ends exactly those.
 #
-# Needs helpers.bash loaded first (TOP, POP3, WORLD, pop3_args, is_root).
+# Needs helpers.bash loaded first (REPO, POP3, WORLD, pop3_args, is_root).
 
 DEPLOY="$REPO/deploy"
 # The system's Python: a version manager's shim in PATH can cost a second
