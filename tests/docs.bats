@@ -73,34 +73,33 @@ answer_matches() {
 	same_bytes "$WORLD/expected" "$2"
 }
 
-@test "README Layout: every top-level .c and .h file is named, and every name is a file" {
-	layout_names >"$WORLD/named"
-	(cd "$REPO" && ls -- *.c *.h) | sort >"$WORLD/files"
+# layout_agrees TREE KIND PATTERN: every line of the sorted file TREE is
+# named in the Layout section, and every name there that matches the
+# extended regular expression PATTERN is a line of TREE.
+layout_agrees() {
 	local missing stale
-	missing=$(comm -13 "$WORLD/named" "$WORLD/files")
-	stale=$(grep -E '^[^/]+\.[ch]$' "$WORLD/named" | comm -23 - "$WORLD/files")
+	layout_names >"$WORLD/named"
+	missing=$(comm -13 "$WORLD/named" "$1")
+	stale=$(grep -E "$3" "$WORLD/named" | comm -23 - "$1")
 	[ -z "$missing" ] || echo "not in README's Layout: $missing"
-	[ -z "$stale" ] || echo "in README's Layout but not in the tree: $stale"
-	[ -z "$missing" ]
-	[ -z "$stale" ]
+	[ -z "$stale" ] || echo "in README's Layout but not a $2 of the tree: $stale"
+	[ -z "$missing" ] && [ -z "$stale" ]
+}
+
+@test "README Layout: every top-level .c and .h file is named, and every name is a file" {
+	(cd "$REPO" && ls -- *.c *.h) | sort >"$WORLD/files"
+	layout_agrees "$WORLD/files" file '^[^/]+\.[ch]$'
 	# The parser does find the section: the program itself is there.
 	grep -qx 'pop3-stdio.c' "$WORLD/named"
 }
 
 @test "README Layout: every folder and every folder of tests/ is named, and every name is a folder" {
-	layout_names >"$WORLD/named"
 	# What the build and the tests make (.gitignore) is not the tree.
 	(cd "$REPO" && find . -mindepth 1 -maxdepth 2 -type d ! -name '.*' ! -path './.*' \
 		! -path ./build ! -path './build/*' ! -path ./tests/bin |
 		sed 's|^\./||' | awk -F/ 'NF == 1 || $1 == "tests"' | sed 's|$|/|' | sort) \
 		>"$WORLD/folders"
-	local missing stale
-	missing=$(comm -13 "$WORLD/named" "$WORLD/folders")
-	stale=$(grep '/$' "$WORLD/named" | while read -r d; do [ -d "$REPO/$d" ] || echo "$d"; done)
-	[ -z "$missing" ] || echo "not in README's Layout: $missing"
-	[ -z "$stale" ] || echo "in README's Layout but not a folder: $stale"
-	[ -z "$missing" ]
-	[ -z "$stale" ]
+	layout_agrees "$WORLD/folders" folder '/$'
 	grep -qx 'tests/unit/' "$WORLD/named"
 }
 
