@@ -200,16 +200,11 @@ static void test_round_trip(const long *sizes, size_t n)
 	/* Mail delivered before the recovery is kept, after the new text. */
 	write_file(mbox_path, &s.mbox);
 	write_file(journal_path, &journal);
-	struct bytes late = { NULL, 0 };
+	struct bytes late = { NULL, 0 }, with_late = { NULL, 0 }, want = { NULL, 0 };
 	message(&late, 333, 7);
-	struct bytes with_late = s.mbox, want = s.expected;
-	with_late.p = NULL;
-	with_late.len = 0;
 	append(&with_late, s.mbox.p, s.mbox.len);
 	append(&with_late, late.p, late.len);
 	write_file(mbox_path, &with_late);
-	want.p = NULL;
-	want.len = 0;
 	append(&want, s.expected.p, s.expected.len);
 	append(&want, late.p, late.len);
 	CHECK(recover() && file_is(mbox_path, &want));
