@@ -131,7 +131,7 @@ layout_agrees() {
 	local spool
 	spool=$(find "$try/tmp" -mindepth 1 -maxdepth 1 -type d)
 	cmp "$REPO/example/spool/demo" "$spool/demo"
-	[ -d "$spool/.pop3-stdio" ]
+	[ -d "$spool/.pop3-stdio/demo" ]
 }
 
 @test "README Try it: the session through nc against example/serve answers what the README shows" {

@@ -308,27 +308,6 @@ static void test_cut_only(void)
 	free_scenario(&s);
 }
 
-/* The state directory must be ours and closed to others. */
-static void test_prepare_dir(void)
-{
-	char sub[128];
-	snprintf(sub, sizeof(sub), "%s/state", dir);
-	CHECK(journal_prepare_dir(sub));
-	struct stat st;
-	CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 077) == 0);
-	CHECK(journal_prepare_dir(sub));
-	CHECK(chmod(sub, 0777) == 0);
-	CHECK(!journal_prepare_dir(sub) && errno == EPERM);
-	CHECK(rmdir(sub) == 0);
-	CHECK(symlink(dir, sub) == 0);
-	CHECK(!journal_prepare_dir(sub));
-	CHECK(unlink(sub) == 0);
-	struct bytes none = { (unsigned char *)"", 0 };
-	write_file(sub, &none);
-	CHECK(!journal_prepare_dir(sub));
-	CHECK(unlink(sub) == 0);
-}
-
 int main(void)
 {
 	/* tmpfs where there is one: the journal fsyncs a lot, and what is
@@ -351,7 +330,6 @@ int main(void)
 	test_damaged_journal();
 	test_bad_plans();
 	test_cut_only();
-	test_prepare_dir();
 
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
