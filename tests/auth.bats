@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Logging in (RFC 1939 7 USER/PASS, RFC 5034 AUTH, RFC 4616 PLAIN, RFC 3206
-# [AUTH]; issue 2 "Logins and blocked users"): who gets in, who does not,
+# [AUTH]; README "Virtual users" and "Security"): who gets in, who does not,
 # what they are told, what the log says, and that no password ever shows.
 
 load helpers
@@ -71,13 +71,13 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ "${lines[4]}" = $'+OK maildrop has 1 messages (17 octets)\r' ]
 }
 
-@test "issue 2: user names and passwords are case-sensitive" {
+@test "user names and passwords are case-sensitive" {
 	run pop3 -- "USER ALICE" "PASS secret" "USER alice" "PASS SECRET" "QUIT"
 	[ "${lines[2]}" = "$FAILED" ]
 	[ "${lines[4]}" = "$FAILED" ]
 }
 
-@test "issue 2: three failed logins and the connection is closed; nothing more is answered" {
+@test "three failed logins and the connection is closed; nothing more is answered" {
 	run pop3 -- "USER alice" "PASS one" "USER alice" "PASS two" "USER alice" "PASS three" \
 		"USER alice" "PASS secret" "STAT"
 	[ "${lines[2]}" = "$FAILED" ]
@@ -86,7 +86,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ "${#lines[@]}" -eq 7 ]
 }
 
-@test "issue 2: failed PASS and failed AUTH PLAIN count together toward the three" {
+@test "failed PASS and failed AUTH PLAIN count together toward the three" {
 	run pop3 -- "USER alice" "PASS one" "AUTH PLAIN $(plain '' alice two)" "AUTH PLAIN !!!!" \
 		"AUTH PLAIN $(plain '' alice secret)"
 	[ "${lines[2]}" = "$FAILED" ]
@@ -95,7 +95,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ "${#lines[@]}" -eq 5 ]
 }
 
-@test "issue 2: each failed login waits --fail-delay before its answer; a good one does not" {
+@test "each failed login waits --fail-delay before its answer; a good one does not" {
 	local start end
 	start=$(date +%s%N)
 	run pop3 --fail-delay=2 -- "USER alice" "PASS wrong" "QUIT"
@@ -109,7 +109,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ $(((end - start) / 1000000)) -lt 2000 ]
 }
 
-@test "issue 2: invalid user names are refused like a failed login, and logged as invalid" {
+@test "invalid user names are refused like a failed login, and logged as invalid" {
 	# Even with a passwd line and the right password: these names would
 	# be paths outside the spool, hidden files, or ambiguous in logs.
 	add_user .alice secret
@@ -126,7 +126,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	grep -q 'login failed: user alice x: invalid user name' <<<"$stderr"
 }
 
-@test "issue 2: an empty name (\"USER \") is answered like any name, then refused like a failed login and logged" {
+@test "an empty name (\"USER \") is answered like any name, then refused like a failed login and logged" {
 	# A bare "USER" has no argument (RFC 1939 7: required) and stays a
 	# syntax error; "USER " names the empty user, an invalid name.
 	run --separate-stderr pop3 -d -- "USER " "PASS secret" "USER" "QUIT"
@@ -138,7 +138,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ "${lines[6]}" = "$CLOSING" ]
 }
 
-@test "issue 2: e-mail addresses are user names; their maildrop is SPOOL/<address>" {
+@test "e-mail addresses are user names; their maildrop is SPOOL/<address>" {
 	add_user john@example.com pw
 	printf '%s\nSubject: j\n\nfor john\n' "$FROM_LINE" | mbox john@example.com
 	run pop3 -- "USER john@example.com" "PASS pw" "RETR 1" "QUIT"
@@ -148,7 +148,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 
 # ---- the passwd file ----
 
-@test "issue 2: crypt(3) hashes: SHA-512, SHA-256, yescrypt, bcrypt, MD5, and the {CRYPT} prefix" {
+@test "crypt(3) hashes: SHA-512, SHA-256, yescrypt, bcrypt, MD5, and the {CRYPT} prefix" {
 	add_user_hash u6 "$(openssl passwd -6 pw6)"
 	add_user_hash u5 "$(openssl passwd -5 pw5)"
 	add_user_hash uy "$(mkpasswd -m yescrypt pwy)"
@@ -164,7 +164,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	done
 }
 
-@test "issue 2: passwd file comments, blank lines and CRLF line ends" {
+@test "passwd file comments, blank lines and CRLF line ends" {
 	local h
 	h=$(openssl passwd -6 pw)
 	{
@@ -183,7 +183,7 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[ "${lines[6]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]
 }
 
-@test "issue 2: locked and empty hashes never match" {
+@test "locked and empty hashes never match" {
 	add_user_hash locked '!'"$(openssl passwd -6 pw)"
 	add_user_hash star '*'
 	add_user_hash empty ''
@@ -194,13 +194,13 @@ LOGGED_IN=$'+OK maildrop has 1 messages (28 octets)\r'
 	[[ "${lines[6]}" == -ERR* ]]
 }
 
-# ---- what a failed lookup costs (issue 5: timing reveals nothing) ----
+# ---- what a failed lookup costs (timing must reveal nothing) ----
 
 # spied LINE...: a session under tests/tools/crypt-spy.c, built once for
 # this file; $WORLD/crypt.log then holds the setting of each crypt_r call.
 spied() {
 	local spy=$BATS_FILE_TMPDIR/crypt-spy.so
-	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$TOP/tests/tools/crypt-spy.c" -ldl
+	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$REPO/tests/tools/crypt-spy.c" -ldl
 	: >"$WORLD/crypt.log"
 	# A sanitized build's runtime would refuse a library loaded before it.
 	CRYPT_SPY_LOG="$WORLD/crypt.log" LD_PRELOAD="$spy" \
@@ -211,7 +211,7 @@ spied() {
 # method and cost ("$6$rounds=7000", "$y$jAT"), one a line.
 methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 
-@test "issue 5: unknown and invalid names are hashed with the passwd file's method and cost" {
+@test "unknown and invalid names are hashed with the passwd file's method and cost" {
 	# Not a timing test (bench/timing-logins measures): it checks that the
 	# stand-in hash is the kind the file's users have, so it costs the same.
 	local h method
@@ -228,7 +228,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 	done
 }
 
-@test "issue 2: as root, a virtual user without uid:gid is refused" {
+@test "as root, a virtual user without uid:gid is refused" {
 	is_root || skip "needs root: without it the line is served as the invoking user"
 	printf 'nouid:%s\n' "$(openssl passwd -6 pw)" >>"$PASSWD"
 	run --separate-stderr pop3 -d -- "USER nouid" "PASS pw" "QUIT"
@@ -236,7 +236,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 	grep -q 'login failed: user nouid: account not usable' <<<"$stderr"
 }
 
-@test "issue 2: as root, a login that would serve as uid 0 is refused" {
+@test "as root, a login that would serve as uid 0 is refused" {
 	is_root || skip "needs root"
 	printf 'toor:%s:0:0\n' "$(openssl passwd -6 pw)" >>"$PASSWD"
 	run --separate-stderr pop3 -d -- "USER toor" "PASS pw" "QUIT"
@@ -244,7 +244,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 	grep -q 'uid 0' <<<"$stderr"
 }
 
-@test "issue 5: as root, a login that would serve as the pre-login account's uid is refused" {
+@test "as root, a login that would serve as the pre-login account's uid is refused" {
 	is_root || skip "needs root: without it there is no pre-login account"
 	# A compromised pre-login process (nobody by default) must not be
 	# able to reach anyone's mail: no user may be served with its uid.
@@ -266,7 +266,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 	[ "${lines[4]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]
 }
 
-@test "issue 2: without a passwd file, system accounts log in (passwd + shadow, uid 0 refused)" {
+@test "without a passwd file, system accounts log in (passwd + shadow, uid 0 refused)" {
 	is_root || skip "needs root (to read shadow, and to stand in a test passwd/shadow)"
 	unshare -m true 2>/dev/null || skip "no private mount namespace here (unshare -m)"
 	# A private mount namespace shows the session a passwd and shadow of
@@ -295,7 +295,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 	grep -q 'login failed: user root: account not usable' "$WORLD/err"
 }
 
-@test "issue 5: an unknown or invalid system account is hashed like the first shadow entry that has a password" {
+@test "an unknown or invalid system account is hashed like the first shadow entry that has a password" {
 	is_root || skip "needs root (to read shadow, and to stand in a test passwd/shadow)"
 	unshare -m true 2>/dev/null || skip "no private mount namespace here (unshare -m)"
 	local h
@@ -314,7 +314,7 @@ methods_used() { cut -d'$' -f1-3 "$WORLD/crypt.log"; }
 				--fail-delay=0 <"$1/in"' sh "$WORLD" "$POP3"
 	}
 	local spy=$BATS_FILE_TMPDIR/crypt-spy.so status=0
-	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$TOP/tests/tools/crypt-spy.c" -ldl
+	[ -e "$spy" ] || cc -shared -fPIC -o "$spy" "$REPO/tests/tools/crypt-spy.c" -ldl
 	: >"$WORLD/crypt.log"
 	CRYPT_SPY_LOG="$WORLD/crypt.log" LD_PRELOAD="$spy" ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
 		spied_system >"$WORLD/out" 2>"$WORLD/err" || status=$?
@@ -374,7 +374,7 @@ malformed_plain() {
 	[ "$(grep -c 'login failed: user (no name): invalid AUTH PLAIN response' <<<"$stderr")" -eq $# ]
 }
 
-@test "issue 2: '=' is an empty response, no valid PLAIN message: a failed login, logged" {
+@test "'=' is an empty response, no valid PLAIN message: a failed login, logged" {
 	malformed_plain =
 	run --separate-stderr pop3 -d -- "AUTH PLAIN" "=" "QUIT"
 	[ "${lines[1]}" = $'+ \r' ]
@@ -401,7 +401,7 @@ malformed_plain() {
 	malformed_plain "$(printf 'alice:secret' | base64)" "$(printf '\0alice\0secret\0' | base64)"
 }
 
-@test "issue 2: malformed AUTH PLAIN responses count toward the three failures" {
+@test "malformed AUTH PLAIN responses count toward the three failures" {
 	run pop3 -- "AUTH PLAIN =" "AUTH PLAIN !!!!" "AUTH PLAIN $(plain bob alice secret)" \
 		"AUTH PLAIN $(plain '' alice secret)"
 	[ "${lines[1]}" = "$FAILED" ]
@@ -410,7 +410,7 @@ malformed_plain() {
 	[ "${#lines[@]}" -eq 4 ]
 }
 
-@test "issue 2: a malformed AUTH PLAIN response waits --fail-delay like a wrong password" {
+@test "a malformed AUTH PLAIN response waits --fail-delay like a wrong password" {
 	# A lower bound only: the pause is there; how long crypt takes is
 	# bench/timing-logins' business, not a test's.
 	local start end
@@ -459,7 +459,7 @@ malformed_plain() {
 	grep -q 'login failed: user (no name): AUTH response too long' <<<"$stderr"
 }
 
-@test "issue 2: over-long AUTH PLAIN response lines are failed logins: three and the connection closes" {
+@test "over-long AUTH PLAIN response lines are failed logins: three and the connection closes" {
 	local junk
 	junk=$(head -c 2000 /dev/zero | tr '\0' 'A')
 	run pop3 -- "AUTH PLAIN" "$junk" "AUTH PLAIN" "$junk" "AUTH PLAIN" "$junk" \
@@ -488,7 +488,7 @@ malformed_plain() {
 
 # ---- the debug trace ----
 
-@test "issue 2: --debug traces both directions but never the password or the AUTH PLAIN data" {
+@test "--debug traces both directions but never the password or the AUTH PLAIN data" {
 	local pw='Tr0ub4dor&3-horse'
 	add_user carol "$pw"
 	local b1 b2
@@ -508,7 +508,7 @@ malformed_plain() {
 	refute grep -F -e "$pw" -e "$b1" -e "$b2" -e "${b1:0:12}" -e "${b2:4:12}" -e 'Tr0ub' "$WORLD/err"
 }
 
-@test "issue 2: --debug does not show a password on a malformed PASS line either" {
+@test "--debug does not show a password on a malformed PASS line either" {
 	local pw='Sekr1t-Malformed'
 	pop3 -d -- "PASS $pw" $'PASS\t'"$pw" " PASS $pw" "PASS $pw"$'\x01' "QUIT" >/dev/null 2>"$WORLD/err" || true
 	grep -q 'C: ' "$WORLD/err"

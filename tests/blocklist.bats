@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Blocked users (issue 2 "Logins and blocked users"): one entry a line, a full
+# Blocked users (README "Blocked users"): one entry a line, a full
 # address, a local name (also matching name@any.domain) or a whole domain
 # (@example.com, *@example.com); comments, blank lines, spaces trimmed,
 # case-insensitive; read fresh at each login.  A blocked user is refused

@@ -145,7 +145,7 @@ gone() {
 @test "checkpassword: a checker that hangs is killed with its process group after the timeout: -ERR [SYS/TEMP]" {
 	# It and a child of its own both hang; both are recorded by PID.
 	checker "sleep 1000 & echo \$! >'$WORLD/pid.child'; echo \$\$ >'$WORLD/pid.checker'; wait"
-	limit=$(sed -n 's/^#define CHECKPASSWORD_TIMEOUT \([0-9]*\).*/\1/p' "$TOP/params.h")
+	limit=$(sed -n 's/^#define CHECKPASSWORD_TIMEOUT \([0-9]*\).*/\1/p' "$REPO/params.h")
 	[ -n "$limit" ]
 	run --separate-stderr cpw -d -- "USER $ACCOUNT" "PASS right" "STAT"
 	[ "${lines[2]}" = "$TEMPFAIL" ]
@@ -346,7 +346,7 @@ gone() {
 	is_root || skip "needs root: pwauth reads the shadow file through PAM"
 	[ -x /usr/sbin/pwauth ] || skip "pwauth is not installed (tests/install-deps installs it)"
 	printf 'p3cpw:%s\n' 'pam pass' | chpasswd
-	CHECKER="$TOP/deploy/checkpassword/checkpassword-pam"
+	CHECKER="$REPO/deploy/checkpassword/checkpassword-pam"
 	run --separate-stderr cpw -d -- "USER p3cpw" "PASS pam pass" "STAT" "QUIT"
 	[ "${lines[2]}" = "$LOGGED_IN" ]
 	[ "${lines[3]}" = $'+OK 1 28\r' ]

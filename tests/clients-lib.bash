@@ -15,7 +15,7 @@
 # 190 kB, made here) so that a message spans I/O blocks and TLS records.
 # A maildrop starts with 01 02 03 06; 04 and 05 are delivered later.
 
-CLIENTS_MESSAGES="$TOP/tests/clients-messages"
+CLIENTS_MESSAGES="$REPO/tests/clients-messages"
 INITIAL="01 02 03 06"
 # The envelope line of every fixture message in an mbox.
 FROM_LINE="From MAILER-DAEMON Mon Nov 23 09:00:00 2026"
@@ -143,7 +143,7 @@ assert_received() {
 	files=("$dir"/*)
 	[ -e "${files[0]}" ] || files=()
 	msgs "$@"
-	"$PYTHON" "$TOP/tests/clients-compare" "$mode" "${MSG_FILES[@]}" -- "${files[@]}"
+	"$PYTHON" "$REPO/tests/clients-compare" "$mode" "${MSG_FILES[@]}" -- "${files[@]}"
 }
 
 # fresh_dir NAME: an empty directory $CDIR/NAME, also in $FRESH.
@@ -178,7 +178,7 @@ fetchmail_run() {
 	FM_OUT=$FRESH
 	FETCHMAILHOME="$CDIR/fetchmail-home" fetchmail -f "$CDIR/fetchmailrc" \
 		--idfile "$CDIR/fetchmail-home/ids" --nosyslog --nodetach \
-		--mda "$TOP/tests/clients-mda $FM_OUT" "$@" \
+		--mda "$REPO/tests/clients-mda $FM_OUT" "$@" \
 		>"$FM_OUT.log" 2>&1 || status=$?
 	[ "$status" = "$want" ] ||
 		fail "fetchmail $* exited $status, not $want: $(cat "$FM_OUT.log")"
@@ -367,7 +367,7 @@ curl_pop3() {
 		"$CURL_URL/$path"
 }
 
-# The commands the issue names: LIST, RETR, UIDL, TOP 1 0, DELE 1, each
+# The commands a curl user runs: LIST, RETR, UIDL, TOP 1 0, DELE 1, each
 # compared byte for byte (curl shows the multi-line data as it came, CRLF,
 # with the byte-stuffing removed).
 scenario_curl() {
@@ -443,7 +443,7 @@ scenario_poplib() {
 	new_account
 	fresh_dir poplib
 	out=$FRESH
-	"$PYTHON" "$TOP/tests/clients-poplib" "$transport" "$port" "$ACCOUNT" \
+	"$PYTHON" "$REPO/tests/clients-poplib" "$transport" "$port" "$ACCOUNT" \
 		"$SECRET" "$out" ${CERT:+"$CERT"} || fail "poplib session failed"
 	local total=0
 	n=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: TLS through stunnel, proven with real clients, with a certificate
+# TLS through stunnel, proven with real clients, with a certificate
 # this suite makes.  Standalone stunnel (foreground = yes, as Debian's
 # stunnel@.service needs) with the shipped files moved to test ports:
 #   deploy/stunnel/pop3s-stdio.conf      POP3S, port 995 -> 21410
@@ -65,7 +65,7 @@ teardown_file() { teardown_suite_world; }
 @test "stunnel STLS (protocol = pop3): USER before STLS is refused, the password never asked for" {
 	new_account
 	fresh_dir refused
-	"$PYTHON" "$TOP/tests/clients-poplib" stls-skipped "$STLS_PORT" "$ACCOUNT" \
+	"$PYTHON" "$REPO/tests/clients-poplib" stls-skipped "$STLS_PORT" "$ACCOUNT" \
 		"$SECRET" "$FRESH" "$CERT"
 	grep -q '^refused' "$FRESH/result"
 	# The greeting is pop3-stdio's, relayed by stunnel before TLS.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: pop3-stdio started the way systemd starts it, proven with real
+# pop3-stdio started the way systemd starts it, proven with real
 # clients.  deploy/systemd/pop3-stdio.socket + pop3-stdio@.service (port 110)
 # and pop3s-stdio.socket + pop3s-stdio@.service (995, stunnel in inetd mode)
 # run as systemd-socket-activate --inetd -a (Accept=yes, StandardInput=

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: pop3-stdio under tcpserver (ucspi-tcp), proven with real clients.
+# pop3-stdio under tcpserver (ucspi-tcp), proven with real clients.
 # The shipped deploy/tcpserver/run script runs with the port moved to
 # 127.0.0.1:21310 and the test world's options.
 

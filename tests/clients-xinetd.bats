@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: pop3-stdio under xinetd, proven with real clients.  xinetd runs
+# pop3-stdio under xinetd, proven with real clients.  xinetd runs
 # in the foreground (-dontfork) with its own configuration file holding the
 # shipped xinetd.d/pop3-stdio (POP3) and xinetd.d/pop3s-stdio (POP3S: stunnel
 # in inetd mode with deploy/stunnel/pop3s-stdio-inetd.conf), moved to test

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: `make install DESTDIR=...` puts every file where pop3-stdio(8)
+# `make install DESTDIR=...` puts every file where pop3-stdio(8)
 # (FILES) and the README say, and the installed deployment files name the
 # installed paths, for the default PREFIX and for another one.
 
@@ -24,10 +24,10 @@ teardown_file() {
 # does not relink it under the other suites (make check SANITIZE=1).
 install_into() {
 	local flavour=() built
-	built=$(cat "$TOP/build/flavour" 2>/dev/null || echo release)
+	built=$(cat "$REPO/build/flavour" 2>/dev/null || echo release)
 	[ "$built" = sanitize ] && flavour=(SANITIZE=1)
 	mkdir -p "$1"
-	MAKEFLAGS= make -s -C "$TOP" install DESTDIR="$1" PREFIX="$2" "${flavour[@]}" \
+	MAKEFLAGS= make -s -C "$REPO" install DESTDIR="$1" PREFIX="$2" "${flavour[@]}" \
 		>"$1.log" 2>&1 || {
 		cat "$1.log"
 		return 1
@@ -49,7 +49,7 @@ installed_files() {
 
 # documented_files PREFIX: the paths FILES lists after "Installed by".
 documented_files() {
-	sed -n '/^Installed by$/,/^\.Sh /s/^\.It Pa \(\/[^ ]*\).*/\1/p' "$TOP/man/pop3-stdio.8" |
+	sed -n '/^Installed by$/,/^\.Sh /s/^\.It Pa \(\/[^ ]*\).*/\1/p' "$REPO/man/pop3-stdio.8" |
 		sed "s|^/usr/local/|$1/|" | sort
 }
 
@@ -138,14 +138,14 @@ assert_references() {
 		deploy/systemd/pop3s-stdio.socket deploy/systemd/pop3s-stdio@.service \
 		deploy/stunnel/pop3s-stdio.conf deploy/stunnel/pop3s-stdio-inetd.conf \
 		deploy/stunnel/pop3-stdio-stls.conf deploy/tcpserver/run; do
-		[ -e "$TOP/$f" ]
-		grep -qF "$f" "$TOP/README.md" || {
+		[ -e "$REPO/$f" ]
+		grep -qF "$f" "$REPO/README.md" || {
 			echo "README.md does not name $f" >&2
 			return 1
 		}
 	done
 	for f in $(documented_files /usr/local); do
-		grep -qF "$f" "$TOP/README.md" || {
+		grep -qF "$f" "$REPO/README.md" || {
 			echo "README.md does not name the installed $f" >&2
 			return 1
 		}

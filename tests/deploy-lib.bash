@@ -9,15 +9,15 @@
 # passwd file, state directory).  Servers run in the background; their PIDs
 # go to $SERVER_PIDS and stop_servers ends exactly those.
 #
-# Needs helpers.bash loaded first (TOP, POP3, WORLD, pop3_args, is_root).
+# Needs helpers.bash loaded first (REPO, POP3, WORLD, pop3_args, is_root).
 
-DEPLOY="$TOP/deploy"
+DEPLOY="$REPO/deploy"
 # The system's Python: a version manager's shim in PATH can cost a second
 # a call, and the tests call it often.
 PYTHON=$(command -v /usr/bin/python3 || command -v python3 || echo python3)
 
 # subst FILE OLD NEW...: tests/deploy-subst.
-subst() { "$PYTHON" "$TOP/tests/deploy-subst" "$@"; }
+subst() { "$PYTHON" "$REPO/tests/deploy-subst" "$@"; }
 
 # skip_unless_tools TOOL...: skip the test (or file) naming what is missing.
 skip_unless_tools() {
@@ -177,7 +177,7 @@ xinetd_service() {
 			"$WORLD/pop3s-stdio-inetd.conf")
 		;;
 	esac
-	out=$(subst "$TOP/xinetd.d/$name" "${pairs[@]}") || return 1
+	out=$(subst "$REPO/xinetd.d/$name" "${pairs[@]}") || return 1
 	asan_build && out=$(grep -v rlimit_as <<<"$out")
 	printf '%s\n' "$out"
 }
@@ -202,7 +202,7 @@ start_xinetd() {
 # connection (tests/deploy-unit-exec), paths adapted.
 unit_script() {
 	local script="$WORLD/${1%@.service}.sh"
-	"$PYTHON" "$TOP/tests/deploy-unit-exec" "$DEPLOY/systemd/$1" >"$script.shipped" || return 1
+	"$PYTHON" "$REPO/tests/deploy-unit-exec" "$DEPLOY/systemd/$1" >"$script.shipped" || return 1
 	case "$1" in
 	pop3s-*)
 		subst "$script.shipped" \

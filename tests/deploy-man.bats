@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
-# Issues 2 and 4: man/pop3-stdio.8 is lint-clean and documents what the
+# man/pop3-stdio.8 is lint-clean and documents what the
 # program does: every option of --help, the exit statuses it really
 # returns, and the log lines it really writes.
 
 load helpers
 
-MAN="$TOP/man/pop3-stdio.8"
+MAN="$REPO/man/pop3-stdio.8"
 
 @test "pop3-stdio(8) passes mandoc -Tlint with no message at all (style included)" {
 	command -v mandoc >/dev/null || skip "mandoc is not installed (tests/install-deps installs it)"
@@ -63,7 +63,7 @@ MAN="$TOP/man/pop3-stdio.8"
 @test "pop3-stdio(8) DIAGNOSTICS: the session's log lines are the ones the code writes" {
 	local line
 	for line in 'connection from' 'login: user' 'login failed: user' 'session end: user'; do
-		grep -q "\"$line " "$TOP"/*.c || {
+		grep -q "\"$line " "$REPO"/*.c || {
 			echo "the code no longer logs '$line'" >&2
 			return 1
 		}
@@ -72,6 +72,6 @@ MAN="$TOP/man/pop3-stdio.8"
 			return 1
 		}
 	done
-	grep -q 'LOG_MAIL' "$TOP/pop3-stdio.c"
-	grep -q 'openlog("pop3-stdio"' "$TOP/pop3-stdio.c"
+	grep -q 'LOG_MAIL' "$REPO/pop3-stdio.c"
+	grep -q 'openlog("pop3-stdio"' "$REPO/pop3-stdio.c"
 }

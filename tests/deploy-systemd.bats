@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4: the systemd units' hardening still lets pop3-stdio do its work.
+# The systemd units' hardening still lets pop3-stdio do its work.
 # What can be checked without running systemd: the units' syntax, the
 # exposure systemd rates them at, and that a traced session (login, RETR,
 # a failed login, DELE and QUIT through the update journal) makes no system
@@ -84,7 +84,7 @@ traced_sessions() {
 	skip_unless_tools strace systemd-socket-activate systemd-analyze curl
 	setup_suite_world
 	traced_sessions pop3-stdio@.service "$PLAIN_PORT" plain
-	"$PYTHON" "$TOP/tests/deploy-syscalls" "$DEPLOY/systemd/pop3-stdio@.service" \
+	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3-stdio@.service" \
 		"$POP3" "$WORLD"/trace/t.*
 }
 
@@ -94,6 +94,6 @@ traced_sessions() {
 	setup_suite_world
 	make_test_cert
 	traced_sessions pop3s-stdio@.service "$POP3S_PORT" pop3s
-	"$PYTHON" "$TOP/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio@.service" \
+	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio@.service" \
 		/usr/bin/stunnel "$WORLD"/trace/t.*
 }

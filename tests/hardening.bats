@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5: the release binary is built hardened (PIE, full RELRO, no
+# The release binary is built hardened (PIE, full RELRO, no
 # executable stack, stack protector, _FORTIFY_SOURCE, CET where the
 # compiler has it), the flags stay overridable, and gcc and clang both
 # build the sources warning-free.
@@ -53,7 +53,7 @@ setup() {
 
 @test "hardening: CFLAGS and LDFLAGS given to make replace the defaults" {
 	run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-		make -s -n -B -C "$TOP" CFLAGS="-O1" LDFLAGS="-Wl,--as-needed" pop3-stdio
+		make -s -n -B -C "$REPO" CFLAGS="-O1" LDFLAGS="-Wl,--as-needed" pop3-stdio
 	[ "$status" -eq 0 ]
 	compile=$(printf '%s\n' "$output" | grep -- ' -c -o build/release/auth.o ')
 	[[ "$compile" == *" -O1 "* ]]
@@ -69,7 +69,7 @@ build_with() {
 	command -v "$1" >/dev/null || skip "$1 is not installed"
 	local dir
 	dir=$(mktemp -d /tmp/pop3-build.XXXXXX)
-	cp "$TOP"/*.c "$TOP"/*.h "$TOP/Makefile" "$dir/"
+	cp "$REPO"/*.c "$REPO"/*.h "$REPO/Makefile" "$dir/"
 	# A make of its own: under `make check` the jobserver flags would
 	# make it print a warning of its own.
 	run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$dir" -j2 CC="$1" pop3-stdio

@@ -9,10 +9,12 @@
 # When the tests run as root, fixture users are served as $FIXTURE_UID:
 # $FIXTURE_GID and fixture files are given to them.  Not nobody's ids:
 # those are the pre-login process's, and no login may be served with them.
+#
+# $REPO is the repository's top directory, $POP3 the binary under test.
 
-TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
-POP3="$TOP/pop3-stdio"
-POP3_FAULT="$TOP/tests/bin/pop3-stdio-fault"
+REPO="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+POP3="$REPO/pop3-stdio"
+POP3_FAULT="$REPO/tests/bin/pop3-stdio-fault"
 FIXTURE_UID=${FIXTURE_UID:-4100}
 FIXTURE_GID=${FIXTURE_GID:-4100}
 
@@ -138,6 +140,23 @@ payload() {
 		print;
 		END { $? = $found ? 0 : 1 }' -- "$1"
 }
+
+# session FILE LINE...: a pipelined session (pop3 with the default
+# options); FILE gets what the server sent after its greeting, the whole
+# reply stays in $WORLD/raw.  The session's exit status is not checked.
+session() {
+	local out=$1
+	shift
+	pop3 -- "$@" >"$WORLD/raw" || true
+	after_greeting "$WORLD/raw" >"$out"
+}
+
+# expect LINE...: $WORLD/expected, one CRLF line per argument, to compare
+# with same_bytes:
+#   session "$WORLD/actual" "USER alice" "PASS secret" "STAT" "QUIT"
+#   expect '+OK send PASS' '+OK maildrop has 1 messages (28 octets)' ...
+#   same_bytes "$WORLD/expected" "$WORLD/actual"
+expect() { printf '%s\r\n' "$@" >"$WORLD/expected"; }
 
 # ---- a live session (added for the privsep and hostile suites) ----
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, hostile input: whatever a client sends or a maildrop holds, the
+# Hostile input: whatever a client sends or a maildrop holds, the
 # server answers what it can, refuses the rest, keeps its memory bounded,
 # never leaves the spool, and exits -- no crash, no hang, no lost mail.
 
@@ -15,10 +15,10 @@ setup() {
 
 teardown() { teardown_world; }
 
-# Runs a session on stdin with --debug, killed if it takes over a minute;
+# traced_session [OPTION...]: a session on stdin with --debug, killed if it takes over a minute;
 # its bytes go to $IO/out, its log to $IO/err, its exit status to
 # $IO/status (a pipeline runs it in a subshell): see session_status.
-session() {
+traced_session() {
 	local args status=0
 	mapfile -t args < <(pop3_args)
 	timeout 60 "$POP3" "${args[@]}" --debug "$@" >"$IO/out" 2>"$IO/err" ||
@@ -48,7 +48,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 # ---- lines ----
 
 @test "hostile: a 16 MB line gets one -ERR; the next command is answered" {
-	{ head -c 16777216 /dev/zero | tr '\0' A; printf '\r\nCAPA\r\nQUIT\r\n'; } | session
+	{ head -c 16777216 /dev/zero | tr '\0' A; printf '\r\nCAPA\r\nQUIT\r\n'; } | traced_session
 	[ "$(session_status)" -eq 0 ]
 	run responses
 	[ "${lines[1]}" = "-ERR command line too long" ]
@@ -58,7 +58,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 }
 
 @test "hostile: 16 MB without any newline, then end of input: the server just ends" {
-	head -c 16777216 /dev/zero | tr '\0' A | session
+	head -c 16777216 /dev/zero | tr '\0' A | traced_session
 	[ "$(session_status)" -eq 1 ] # no QUIT
 	run responses
 	[[ "${lines[0]}" =~ ^\+OK\ .*ready$ ]]
@@ -68,7 +68,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 
 @test "hostile: 100,000 pipelined commands are all answered, in order" {
 	perl -e 'print "USER alice\r\nPASS secret\r\n";
-		print "LIST ", $_ % 2 + 1, "\r\n" for 1..100000; print "QUIT\r\n"' | session
+		print "LIST ", $_ % 2 + 1, "\r\n" for 1..100000; print "QUIT\r\n"' | traced_session
 	[ "$(session_status)" -eq 0 ]
 	# greeting, USER, PASS, 100,000 LIST answers, QUIT
 	[ "$(responses | wc -l)" -eq 100004 ]
@@ -81,7 +81,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 }
 
 @test "hostile: 1 MB of binary garbage gets only +OK/-ERR lines, and a QUIT after it works" {
-	{ garbage 1048576; printf '\r\nQUIT\r\n'; } | session
+	{ garbage 1048576; printf '\r\nQUIT\r\n'; } | traced_session
 	run responses
 	[ "${#lines[@]}" -gt 2 ]
 	# Every response is a status line (none of the garbage is echoed back).
@@ -98,7 +98,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 		printf '\nPASS secret\r\nST'; sleep 0.3
 		printf 'AT\r\n'; sleep 0.3
 		printf 'QUIT\r\n'
-	} | session
+	} | traced_session
 	[ "$(session_status)" -eq 0 ]
 	run responses
 	[ "${lines[1]}" = "+OK send PASS" ]
@@ -110,7 +110,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 # ---- logins ----
 
 @test "hostile: 50 failed logins in one connection: closed after the third" {
-	for _ in $(seq 50); do printf 'USER alice\r\nPASS wrong\r\n'; done | session
+	for _ in $(seq 50); do printf 'USER alice\r\nPASS wrong\r\n'; done | traced_session
 	[ "$(session_status)" -ne 0 ]
 	run responses
 	# greeting, then three USER/PASS pairs; nothing after the third -ERR.
@@ -127,7 +127,7 @@ sanitized() { readelf -sW --dyn-syms "$POP3" 2>/dev/null | grep -q __asan_init; 
 		printf 'AUTH PLAIN %s\r\n' "$bad_plain"
 		printf 'AUTH PLAIN !!!!\r\n'
 		printf 'USER alice\r\nPASS secret\r\n'
-	} | session
+	} | traced_session
 	[ "$(session_status)" -ne 0 ]
 	[ "$(grep -c '^-ERR \[AUTH\]' "$IO/out")" -eq 3 ]
 	refute grep -q 'maildrop has' "$IO/out"
@@ -155,7 +155,7 @@ world_listing() {
 	expected=$(wrong_password_answer)
 	before=$(world_listing)
 	for name in ../victim ../../etc/victim spool/alice .alice a/b /etc/passwd; do
-		printf 'USER %s\r\nPASS secret\r\nRETR 1\r\nQUIT\r\n' "$name" | session
+		printf 'USER %s\r\nPASS secret\r\nRETR 1\r\nQUIT\r\n' "$name" | traced_session
 		run responses
 		[ "${lines[2]}" = "$expected" ]
 		refute grep -q 'secret mail' "$IO/out"
@@ -167,7 +167,7 @@ world_listing() {
 @test "hostile: control bytes in a user name -- refused as a command line; via AUTH PLAIN logged escaped" {
 	expected=$(wrong_password_answer)
 	# On the command line: refused before anything looks at the name.
-	printf 'USER al\001ice\r\nPASS secret\r\nQUIT\r\n' | session
+	printf 'USER al\001ice\r\nPASS secret\r\nQUIT\r\n' | traced_session
 	run responses
 	[ "${lines[1]}" = "-ERR control characters in command line" ]
 	[ "${lines[2]}" = "-ERR USER first" ]
@@ -175,7 +175,7 @@ world_listing() {
 	# wrong password; the log names it with the byte escaped, on one line.
 	for name in $'al\001ice' $'alice\r\nforged' $'al\033[2Jice' $'alice\177'; do
 		creds=$(printf '\0%s\0secret' "$name" | base64 -w0)
-		printf 'AUTH PLAIN %s\r\nQUIT\r\n' "$creds" | session
+		printf 'AUTH PLAIN %s\r\nQUIT\r\n' "$creds" | traced_session
 		run responses
 		[ "${lines[1]}" = "$expected" ]
 		grep -q 'login failed: user al.*: invalid user name' "$IO/err"
@@ -188,20 +188,20 @@ world_listing() {
 @test "hostile: a 300-character user name: too long for USER, refused by AUTH PLAIN, no file touched" {
 	long=$(printf 'a%.0s' $(seq 300))
 	before=$(world_listing)
-	printf 'USER %s\r\nPASS secret\r\nQUIT\r\n' "$long" | session
+	printf 'USER %s\r\nPASS secret\r\nQUIT\r\n' "$long" | traced_session
 	run responses
 	[ "${lines[1]}" = "-ERR command line too long" ]
 	[ "${lines[2]}" = "-ERR USER first" ]
 	# AUTH PLAIN's response line may be longer (RFC 5034 4), the name not.
 	creds=$(printf '\0%s\0secret' "$long" | base64 -w0)
-	printf 'AUTH PLAIN\r\n%s\r\nQUIT\r\n' "$creds" | session
+	printf 'AUTH PLAIN\r\n%s\r\nQUIT\r\n' "$creds" | traced_session
 	run responses
 	[ "${lines[1]}" = "+ " ]
 	[[ "${lines[2]}" == "-ERR [AUTH] "* ]]
 	# The longest name that fits (255 octets) is an unknown user, no more.
 	name=$(printf 'b%.0s' $(seq 255))
 	creds=$(printf '\0%s\0secret' "$name" | base64 -w0)
-	printf 'AUTH PLAIN\r\n%s\r\nQUIT\r\n' "$creds" | session
+	printf 'AUTH PLAIN\r\n%s\r\nQUIT\r\n' "$creds" | traced_session
 	run responses
 	[ "${lines[2]}" = "$(wrong_password_answer)" ]
 	grep -q 'login failed: user b*: unknown user' "$IO/err"
@@ -216,7 +216,7 @@ world_listing() {
 	cp -p "$WORLD/other" "$WORLD/other.orig"
 	rm "$SPOOL/alice"
 	ln -s "$WORLD/other" "$SPOOL/alice"
-	printf 'USER alice\r\nPASS secret\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n' | session
+	printf 'USER alice\r\nPASS secret\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n' | traced_session
 	run responses
 	[[ "${lines[2]}" == "-ERR [SYS/PERM] "* ]]
 	[ "${#lines[@]}" -eq 3 ] # the session ends there
@@ -230,7 +230,7 @@ world_listing() {
 	rm "$SPOOL/alice"
 	mkfifo "$SPOOL/alice"
 	give_to_fixture "$SPOOL/alice"
-	printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' | session
+	printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' | traced_session
 	run responses
 	[[ "${lines[2]}" == "-ERR [SYS/PERM] "* ]]
 	[ -p "$SPOOL/alice" ]
@@ -240,7 +240,7 @@ world_listing() {
 	rm "$SPOOL/alice"
 	mkdir "$SPOOL/alice"
 	give_to_fixture "$SPOOL/alice"
-	printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' | session
+	printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' | traced_session
 	run responses
 	[[ "${lines[2]}" == "-ERR [SYS/"* ]]
 	[ "${#lines[@]}" -eq 3 ]
@@ -329,7 +329,7 @@ PY
 		printf 'From evil@example.org Mon Nov 23 10:0%s:00 2026\nX-UIDL: %s%s\n\nhi\n\n' \
 			"$i" "${long:1}" "$i" >>"$SPOOL/alice"
 	done
-	printf 'USER alice\r\nPASS secret\r\nUIDL\r\nQUIT\r\n' | session
+	printf 'USER alice\r\nPASS secret\r\nUIDL\r\nQUIT\r\n' | traced_session
 	[ "$(session_status)" -eq 0 ] # not killed by SIGSEGV or SIGABRT (139, 134)
 	run responses
 	[[ "${lines[2]}" == "+OK maildrop has 7 messages"* ]]

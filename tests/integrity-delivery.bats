@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 3, "delivery during a session": mail that procmail (dotlock + fcntl)
+# Delivery during a session: mail that procmail (dotlock + fcntl)
 # and a Postfix-style fcntl appender deliver while a session is open is not
 # shown in that session, is never held up by it, and is in the maildrop
 # afterwards byte for byte, whether the session ends with QUIT (with and
@@ -79,7 +79,7 @@ same_view() {
 	session_expect s '^-ERR'
 }
 
-@test "issue 3 delivery: mail delivered during a session is not shown in it (STAT, LIST) and survives QUIT without deletions" {
+@test "delivery: mail delivered during a session is not shown in it (STAT, LIST) and survives QUIT without deletions" {
 	open_and_look
 	view
 	local before=$VIEW
@@ -92,7 +92,7 @@ same_view() {
 	check_maildrop applied
 }
 
-@test "issue 3 delivery: mail delivered during a session survives QUIT with deletions, byte-exact" {
+@test "delivery: mail delivered during a session survives QUIT with deletions, byte-exact" {
 	open_and_look
 	session_send s "DELE 1" "DELE 6" "DELE 12"
 	session_expect s '^\+OK'
@@ -113,7 +113,7 @@ same_view() {
 	[[ "${lines[3]}" =~ ^\+OK\ 11\  ]]
 }
 
-@test "issue 3 delivery: mail delivered during a session survives a dropped connection after DELE; nothing deleted" {
+@test "delivery: mail delivered during a session survives a dropped connection after DELE; nothing deleted" {
 	open_and_look
 	session_send s "DELE 1" "DELE 2"
 	session_expect s '^\+OK'
@@ -125,7 +125,7 @@ same_view() {
 	check_maildrop unapplied
 }
 
-@test "issue 3 delivery: mail delivered during a session survives its idle timeout (--timeout=1); nothing deleted" {
+@test "delivery: mail delivered during a session survives its idle timeout (--timeout=1); nothing deleted" {
 	open_and_look --timeout=1
 	session_send s "DELE 3"
 	session_expect s '^\+OK'
@@ -147,7 +147,7 @@ same_view() {
 	check_maildrop unapplied
 }
 
-@test "issue 3 delivery: a delivery caught half-written at QUIT is waited for, then kept whole" {
+@test "delivery: a delivery caught half-written at QUIT is waited for, then kept whole" {
 	local size
 	size=$(stat -c %s "$SPOOL/alice")
 	open_and_look
@@ -238,11 +238,11 @@ race() {
 	echo "# $mda: deliveries in when QUIT was answered, per round: $spread" >&3
 }
 
-@test "issue 3 delivery: procmail delivering while sessions QUIT with deletions, 20 races: nothing lost, nothing twice" {
+@test "delivery: procmail delivering while sessions QUIT with deletions, 20 races: nothing lost, nothing twice" {
 	race procmail_deliver
 	[ ! -e "$SPOOL/alice.lock" ]
 }
 
-@test "issue 3 delivery: an fcntl-locking appender racing sessions that QUIT with deletions, 20 races" {
+@test "delivery: an fcntl-locking appender racing sessions that QUIT with deletions, 20 races" {
 	race fcntl_append
 }

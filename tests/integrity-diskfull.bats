@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 3, "disk full or quota hit": when the update cannot be written --
+# Disk full or quota hit: when the update cannot be written --
 # it would cross a file-size limit (ulimit -f), or a write fails with ENOSPC
 # (a full tmpfs holding the spool and the state directory) -- QUIT answers
 # -ERR [SYS/TEMP], the maildrop is byte for byte what it was plus the mail
@@ -91,7 +91,7 @@ on_small_tmpfs() {
 	give_to_fixture "$SPOOL"
 }
 
-@test "issue 3 disk full: a file-size limit (ulimit -f) the journal would not fit under: QUIT -ERR [SYS/TEMP] before any write, maildrop as before plus the delivery" {
+@test "disk full: a file-size limit (ulimit -f) the journal would not fit under: QUIT -ERR [SYS/TEMP] before any write, maildrop as before plus the delivery" {
 	maildrop 40 2000000
 	# 1 MB: the journal for deleting message 1 is the whole 2 MB file, so
 	# the update is refused before it writes anything.
@@ -100,7 +100,7 @@ on_small_tmpfs() {
 	next_session_works 41
 }
 
-@test "issue 3 disk full: a file-size limit the journal fits under but the mbox does not: QUIT -ERR [SYS/TEMP], nothing half-written" {
+@test "disk full: a file-size limit the journal fits under but the mbox does not: QUIT -ERR [SYS/TEMP], nothing half-written" {
 	maildrop 40 2000000
 	# 1.5 MB: message 30 starts at about 1.4 MB, so the journal (the rest
 	# of the file) fits, but rewriting the mbox in place would cross the
@@ -114,7 +114,7 @@ on_small_tmpfs() {
 	next_session_works 41
 }
 
-@test "issue 3 disk full: a session under a file-size limit smaller than the mbox is still served" {
+@test "disk full: a session under a file-size limit smaller than the mbox is still served" {
 	maildrop 40 2000000
 	SESSION_ULIMIT_F=1536 session_start s
 	session_login s
@@ -129,7 +129,7 @@ on_small_tmpfs() {
 	session_finish t
 }
 
-@test "issue 3 disk full: ENOSPC on a full tmpfs holding spool and state: QUIT -ERR [SYS/TEMP], maildrop as before plus the delivery" {
+@test "disk full: ENOSPC on a full tmpfs holding spool and state: QUIT -ERR [SYS/TEMP], maildrop as before plus the delivery" {
 	on_small_tmpfs
 	# 2.5 MB of mail: the journal for deleting message 1 would need as
 	# much again, and only about 1.5 MB is free.
@@ -146,7 +146,7 @@ on_small_tmpfs() {
 	next_session_works 51
 }
 
-@test "issue 3 disk full: killed mid-apply, then a big delivery fills the disk before the replay: nothing lost" {
+@test "disk full: killed mid-apply, then a big delivery fills the disk before the replay: nothing lost" {
 	on_small_tmpfs
 	# 1.2 MB of mail, message 2 deleted: the journal (1.2 MB) fits.
 	maildrop 20 1200000
@@ -213,7 +213,7 @@ limited_session() {
 	echo "exit status $LIMITED_STATUS" >&2
 }
 
-@test "issue 3 disk full: a write that crosses the file-size limit is an EFBIG error, not a SIGXFSZ kill: the session is served and exits by QUIT" {
+@test "disk full: a write that crosses the file-size limit is an EFBIG error, not a SIGXFSZ kill: the session is served and exits by QUIT" {
 	# 3000 messages, about 1.5 MB: the index the login writes to
 	# STATE/alice/index.spare takes 64 bytes a message, about 190 KB, and
 	# crosses a 100 KB limit (after a short write, the next write is past

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 3, "the update is durable before +OK is sent": a power cut after the
+# The update is durable before +OK is sent: a power cut after the
 # client saw QUIT's +OK can neither resurrect nor lose a message.  Shown by
 # tracing the session's system calls (strace -f -y): after the last change
 # to the mbox, an fsync or fdatasync of it returns, and only then is the
@@ -41,7 +41,7 @@ durable_before_ok() {
 	"$PYTHON" "$TOOLS/synced-before-ok.py" "$WORLD/trace" "$SPOOL/alice" '+OK bye'
 }
 
-@test "issue 3 durable: deletions rewriting the tail of the mbox reach the disk (fsync or fdatasync) before QUIT's +OK is sent" {
+@test "durable update: deletions rewriting the tail of the mbox reach the disk (fsync or fdatasync) before QUIT's +OK is sent" {
 	traced_session "USER alice" "PASS secret" "DELE 2" "DELE 7" "QUIT"
 	grep -q $'^+OK bye, 2 messages deleted, 8 left\r$' "$WORLD/out"
 	printf 'm2\nm7\n' >"$WORLD/deleted"
@@ -49,7 +49,7 @@ durable_before_ok() {
 	durable_before_ok
 }
 
-@test "issue 3 durable: deleting only the last message (a truncation) reaches the disk (fsync or fdatasync) before QUIT's +OK is sent" {
+@test "durable update: deleting only the last message (a truncation) reaches the disk (fsync or fdatasync) before QUIT's +OK is sent" {
 	traced_session "USER alice" "PASS secret" "DELE 10" "QUIT"
 	grep -q $'^+OK bye, 1 messages deleted, 9 left\r$' "$WORLD/out"
 	echo m10 >"$WORLD/deleted"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 3, "killed mid-update": SIGKILL at chosen crash points of the QUIT
+# Killed mid-update: SIGKILL at chosen crash points of the QUIT
 # update, on a maildrop of 20,000 messages / 105 MB, for two sets of
 # deletions (tests/tools/killseries.bash):
 #  - "spread" (the first message, every 150th, a run, the last two): the
@@ -30,146 +30,146 @@ setup_file() { ks_setup_file; }
 setup() { ks_setup; }
 teardown() { ks_teardown; }
 
-@test "issue 3 kill: the uninterrupted update of 20,000 messages / 105 MB deletes exactly the marked ones" {
+@test "the uninterrupted update of 20,000 messages / 105 MB deletes exactly the marked ones" {
 	ks_uninterrupted
 }
 
-@test "issue 3 kill: before the journal header is written: nothing applied" {
+@test "killed mid-update: before the journal header is written: nothing applied" {
 	ks_case "$(point 'journal header')" unapplied
 }
 
-@test "issue 3 kill: at the first journal copy block: nothing applied" {
+@test "killed mid-update: at the first journal copy block: nothing applied" {
 	ks_case "$(jblock 0)" unapplied
 }
 
-@test "issue 3 kill: at the second journal copy block: nothing applied" {
+@test "killed mid-update: at the second journal copy block: nothing applied" {
 	ks_case "$(($(jblock 0) + 1))" unapplied
 }
 
-@test "issue 3 kill: a quarter into the journal: nothing applied" {
+@test "killed mid-update: a quarter into the journal: nothing applied" {
 	ks_case "$(jblock 0.25)" unapplied
 }
 
-@test "issue 3 kill: half-way through the journal: nothing applied" {
+@test "killed mid-update: half-way through the journal: nothing applied" {
 	ks_case "$(jblock 0.5)" unapplied
 }
 
-@test "issue 3 kill: three quarters into the journal: nothing applied" {
+@test "killed mid-update: three quarters into the journal: nothing applied" {
 	ks_case "$(jblock 0.75)" unapplied
 }
 
-@test "issue 3 kill: at the last journal copy block: nothing applied" {
+@test "killed mid-update: at the last journal copy block: nothing applied" {
 	ks_case "$(jblock 1)" unapplied
 }
 
-@test "issue 3 kill: before the journal trailer: nothing applied" {
+@test "killed mid-update: before the journal trailer: nothing applied" {
 	ks_case "$(point 'journal trailer')" unapplied
 }
 
-@test "issue 3 kill: journal whole, before its fsync: all or nothing" {
+@test "killed mid-update: journal whole, before its fsync: all or nothing" {
 	ks_case "$(point 'journal fsync')" either
 }
 
-@test "issue 3 kill: at the start of the apply: the next session applies the journal" {
+@test "killed mid-update: at the start of the apply: the next session applies the journal" {
 	ks_case "$(point 'apply start')" applied
 }
 
-@test "issue 3 kill: at the first apply copy block: replayed" {
+@test "killed mid-update: at the first apply copy block: replayed" {
 	ks_case "$(ablock 0)" applied
 }
 
-@test "issue 3 kill: at the second apply copy block: replayed" {
+@test "killed mid-update: at the second apply copy block: replayed" {
 	ks_case "$(($(ablock 0) + 1))" applied
 }
 
-@test "issue 3 kill: a tenth into the apply: replayed" {
+@test "killed mid-update: a tenth into the apply: replayed" {
 	ks_case "$(ablock 0.1)" applied
 }
 
-@test "issue 3 kill: a third into the apply: replayed" {
+@test "killed mid-update: a third into the apply: replayed" {
 	ks_case "$(ablock 0.33)" applied
 }
 
-@test "issue 3 kill: half-way through the apply: replayed" {
+@test "killed mid-update: half-way through the apply: replayed" {
 	ks_case "$(ablock 0.5)" applied
 }
 
-@test "issue 3 kill: two thirds into the apply: replayed" {
+@test "killed mid-update: two thirds into the apply: replayed" {
 	ks_case "$(ablock 0.66)" applied
 }
 
-@test "issue 3 kill: nine tenths into the apply: replayed" {
+@test "killed mid-update: nine tenths into the apply: replayed" {
 	ks_case "$(ablock 0.9)" applied
 }
 
-@test "issue 3 kill: at the last apply copy block: replayed" {
+@test "killed mid-update: at the last apply copy block: replayed" {
 	ks_case "$(ablock 1)" applied
 }
 
-@test "issue 3 kill: new text written, before its fsync: replayed" {
+@test "killed mid-update: new text written, before its fsync: replayed" {
 	ks_case "$(point 'apply before fsync')" applied
 }
 
-@test "issue 3 kill: before the truncation (old tail still there): replayed, nothing duplicated" {
+@test "killed mid-update: before the truncation (old tail still there): replayed, nothing duplicated" {
 	ks_case "$(point 'apply before truncate')" applied
 }
 
-@test "issue 3 kill: after the truncation: recognised as finished" {
+@test "killed mid-update: after the truncation: recognised as finished" {
 	ks_case "$(point 'apply before final fsync')" applied
 }
 
-@test "issue 3 kill: before the finished journal is removed: recognised as finished" {
+@test "killed mid-update: before the finished journal is removed: recognised as finished" {
 	ks_case "$(after_apply)" applied
 }
 
-@test "issue 3 kill: half-way through the apply, then half-way through the replay: the third session finishes" {
+@test "killed mid-update: half-way through the apply, then half-way through the replay: the third session finishes" {
 	ks_double_crash_mid_replay
 }
 
-@test "issue 3 kill: after the truncation, then before the replay clears the journal: nothing replayed twice" {
+@test "killed mid-update: after the truncation, then before the replay clears the journal: nothing replayed twice" {
 	ks_double_crash_after_truncate
 }
 
-@test "issue 3 kill + delivery: journal whole, mbox untouched, then an fcntl delivery: it survives" {
+@test "killed mid-update, then a delivery: journal whole, mbox untouched, then an fcntl delivery: it survives" {
 	ks_crash_then_delivery "$(point 'apply start')"
 }
 
-@test "issue 3 kill + delivery: half-way through the apply, then an fcntl delivery: it survives the replay" {
+@test "killed mid-update, then a delivery: half-way through the apply, then an fcntl delivery: it survives the replay" {
 	ks_crash_then_delivery "$(ablock 0.5)"
 }
 
-@test "issue 3 kill + delivery: before the truncation, then an fcntl delivery: it survives the replay" {
+@test "killed mid-update, then a delivery: before the truncation, then an fcntl delivery: it survives the replay" {
 	ks_crash_then_delivery "$(point 'apply before truncate')"
 }
 
-@test "issue 3 kill + delivery: after the truncation, then an fcntl delivery: it survives, not cut as old tail" {
+@test "killed mid-update, then a delivery: after the truncation, then an fcntl delivery: it survives, not cut as old tail" {
 	ks_crash_then_delivery "$(point 'apply before final fsync')"
 }
 
-@test "issue 3 kill + delivery + kill: the replay is killed while it writes the journal that takes in the delivery" {
+@test "killed mid-update, a delivery, killed again: the replay is killed while it writes the journal that takes in the delivery" {
 	ks_crash_delivery_crash_journal
 }
 
-@test "issue 3 kill + delivery + kill: the replay that journals the delivery is killed mid-apply; the third session finishes" {
+@test "killed mid-update, a delivery, killed again: the replay that journals the delivery is killed mid-apply; the third session finishes" {
 	ks_crash_delivery_crash
 }
 
-@test "issue 3 kill: the plain binary killed at 4 random moments after QUIT: all or nothing, never a mix" {
+@test "killed mid-update: the plain binary killed at 4 random moments after QUIT: all or nothing, never a mix" {
 	local i
 	for i in 1 2 3 4; do
 		ks_random_kill "$i"
 	done
 }
 
-@test "issue 3 kill: every crash point of a 1 MB update with deletions spread over it" {
+@test "killed mid-update: every crash point of a 1 MB update with deletions spread over it" {
 	ks_exhaustive 2 10 11 25 30
 }
 
-@test "issue 3 kill: every crash point of a 1 MB update deleting only the last messages" {
+@test "killed mid-update: every crash point of a 1 MB update deleting only the last messages" {
 	ks_exhaustive 28 29 30
 }
 
-@test "issue 3 kill: every crash point of a 16 MB update with a journaled prefix and checkpointed windows" {
+@test "killed mid-update: every crash point of a 16 MB update with a journaled prefix and checkpointed windows" {
 	local dels=() n
 	for ((n = 1; n <= 700; n += 2)); do dels+=("$n"); done
 	KS_SMALL_COUNT=1000 KS_SMALL_BYTES=16000000 ks_exhaustive "${dels[@]}" 850 999
@@ -181,7 +181,7 @@ teardown() { ks_teardown; }
 # appends a copy of exactly the bytes that were cut off; the mark written
 # at the new end before the cut (journal.c) tells.  This was a documented
 # limit until the mark: the copy was taken for the cut-off text and removed.
-@test "issue 3 kill + delivery: a byte-identical copy of the cut-off tail delivered right after a crash at the truncation is kept" {
+@test "killed mid-update, then a delivery: a byte-identical copy of the cut-off tail delivered right after a crash at the truncation is kept" {
 	# m2 and m3 have the same length, m2 is deleted: the new end is where
 	# m3 began, so the old bytes there are m3's.  Killed after the
 	# truncation; then the MTA redelivers m3 byte for byte (a retry).
@@ -216,95 +216,95 @@ teardown() { ks_teardown; }
 	[[ "${lines[2]}" =~ ^\+OK\ maildrop\ has\ 3\ messages ]]
 }
 
-@test "issue 3 kill: the uninterrupted update with many deletions at the start: a journaled prefix, then 10 or more checkpointed windows" {
+@test "the uninterrupted update with many deletions at the start: a journaled prefix, then 10 or more checkpointed windows" {
 	ks_windows_uninterrupted
 }
 
-@test "issue 3 kill: windows: half-way through journaling the prefix: nothing applied" {
+@test "killed in the windowed update: half-way through journaling the prefix: nothing applied" {
 	ks_use windows
 	ks_case "$(jblock 0.5)" unapplied
 }
 
-@test "issue 3 kill: windows: half-way through writing the prefix into the mbox: replayed" {
+@test "killed in the windowed update: half-way through writing the prefix into the mbox: replayed" {
 	ks_use windows
 	ks_case "$(pblock 0.5)" applied
 }
 
-@test "issue 3 kill: windows: at the start of the first window (no checkpoint yet): replayed" {
+@test "killed in the windowed update: at the start of the first window (no checkpoint yet): replayed" {
 	ks_use windows
 	ks_case "$(point window 1)" applied
 }
 
-@test "issue 3 kill: windows: half-way through the first window: replayed" {
+@test "killed in the windowed update: half-way through the first window: replayed" {
 	ks_use windows
 	ks_case "$(wblock 1 0.5)" applied
 }
 
-@test "issue 3 kill: windows: first window written, before its fdatasync: replayed" {
+@test "killed in the windowed update: first window written, before its fdatasync: replayed" {
 	ks_use windows
 	ks_case "$(point 'window sync' 1)" applied
 }
 
-@test "issue 3 kill: windows: first window durable, before its checkpoint is written: replayed" {
+@test "killed in the windowed update: first window durable, before its checkpoint is written: replayed" {
 	ks_use windows
 	ks_case "$(point checkpoint 1)" applied
 }
 
-@test "issue 3 kill: windows: at the start of the second window (first checkpoint durable): replayed" {
+@test "killed in the windowed update: at the start of the second window (first checkpoint durable): replayed" {
 	ks_use windows
 	ks_case "$(point window 2)" applied
 }
 
-@test "issue 3 kill: windows: at the first copy block of the second window: replayed" {
+@test "killed in the windowed update: at the first copy block of the second window: replayed" {
 	ks_use windows
 	ks_case "$(wblock 2 0)" applied
 }
 
-@test "issue 3 kill: windows: half-way through the middle window: replayed" {
+@test "killed in the windowed update: half-way through the middle window: replayed" {
 	ks_use windows
 	ks_case "$(ks_mid_window)" applied
 }
 
-@test "issue 3 kill: windows: before the middle window's checkpoint: replayed" {
+@test "killed in the windowed update: before the middle window's checkpoint: replayed" {
 	ks_use windows
 	ks_case "$(point checkpoint $(($(wcount) / 2)))" applied
 }
 
-@test "issue 3 kill: windows: half-way through the last window: replayed" {
+@test "killed in the windowed update: half-way through the last window: replayed" {
 	ks_use windows
 	ks_case "$(wblock "$(wcount)" 0.5)" applied
 }
 
-@test "issue 3 kill: windows: all windows written, before the final fdatasync: replayed" {
+@test "killed in the windowed update: all windows written, before the final fdatasync: replayed" {
 	ks_use windows
 	ks_case "$(point 'apply before fsync')" applied
 }
 
-@test "issue 3 kill: windows: mid-window, then the replay killed half-way through its first window: the third session finishes" {
+@test "killed in the windowed update: mid-window, then the replay killed half-way through its first window: the third session finishes" {
 	ks_windows_double_crash "copy block" 3
 }
 
-@test "issue 3 kill: windows: mid-window, then the replay killed before its first checkpoint: the third session finishes" {
+@test "killed in the windowed update: mid-window, then the replay killed before its first checkpoint: the third session finishes" {
 	ks_windows_double_crash checkpoint
 }
 
-@test "issue 3 kill: windows: mid-window, then the replay killed at its second checkpoint: the third session finishes" {
+@test "killed in the windowed update: mid-window, then the replay killed at its second checkpoint: the third session finishes" {
 	ks_windows_double_crash checkpoint 2
 }
 
-@test "issue 3 kill: windows + delivery: mid-window, then an fcntl delivery: it survives the replay" {
+@test "killed in the windowed update, then a delivery: mid-window, then an fcntl delivery: it survives the replay" {
 	ks_windows_delivery_crash
 }
 
-@test "issue 3 kill: windows + delivery + kill: mid-window, a delivery, then the replay killed while it journals the delivery: the third session finishes" {
+@test "killed in the windowed update, a delivery, killed again: mid-window, a delivery, then the replay killed while it journals the delivery: the third session finishes" {
 	ks_windows_delivery_crash 'journal trailer' 1
 }
 
-@test "issue 3 kill: windows + delivery + kill: mid-window, a delivery, then the replay killed in its last window (moving the delivery): the third session finishes" {
+@test "killed in the windowed update, a delivery, killed again: mid-window, a delivery, then the replay killed in its last window (moving the delivery): the third session finishes" {
 	ks_windows_delivery_crash window -1
 }
 
-@test "issue 3 kill: windows: the plain binary killed at 4 random moments of the update: all or nothing, never a mix" {
+@test "killed in the windowed update: the plain binary killed at 4 random moments of the update: all or nothing, never a mix" {
 	ks_use windows
 	local i
 	for i in 1 2 3 4; do

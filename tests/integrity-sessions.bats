@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Issue 3, "one POP session per maildrop" and "someone else rewrote the
-# mbox": a second session gets [IN-USE] at login while deliveries go on;
+# One POP session per maildrop, and someone else rewriting the mbox: a
+# second session gets [IN-USE] at login while deliveries go on;
 # the lock dies with its process; a local mail reader's expunge during a
 # session (in place, or a new file renamed over the old) makes QUIT answer
 # -ERR [SYS/TEMP] and lose nothing, and RETR of a moved message -ERR rather
@@ -29,7 +29,7 @@ verify() {
 		--expect "$1" "$SPOOL/alice"
 }
 
-@test "issue 3 sessions: a second session gets -ERR [IN-USE] at PASS at once; deliveries meanwhile are not blocked" {
+@test "sessions: a second session gets -ERR [IN-USE] at PASS at once; deliveries meanwhile are not blocked" {
 	session_start one
 	session_login one
 	session_send one "DELE 2"
@@ -57,7 +57,7 @@ verify() {
 	[[ "${lines[3]}" =~ ^\+OK\ 11\  ]]
 }
 
-@test "issue 3 sessions: the session lock never outlives its process: kill -9, the next session gets in, nothing deleted" {
+@test "sessions: the session lock never outlives its process: kill -9, the next session gets in, nothing deleted" {
 	session_start one
 	session_login one
 	session_send one "DELE 1" "DELE 10"
@@ -121,7 +121,7 @@ changed_during_session() {
 	[[ "${lines[4]}" =~ ^\+OK\ bye,\ 1\ messages\ deleted ]]
 }
 
-@test "issue 3 sessions: mbox expunged in place during the session: RETR of a moved message -ERR, QUIT -ERR [SYS/TEMP], nothing lost" {
+@test "sessions: mbox expunged in place during the session: RETR of a moved message -ERR, QUIT -ERR [SYS/TEMP], nothing lost" {
 	changed_during_session expunge
 	# m1 did not move; m2 is gone and m3 moved: never served.
 	[ "$RETRIEVED" = " 1" ]
@@ -131,7 +131,7 @@ changed_during_session() {
 	verify applied "$WORLD/manifest.d1"
 }
 
-@test "issue 3 sessions: a message marked read in place during the session (later ones move): RETR -ERR, QUIT -ERR [SYS/TEMP], nothing lost" {
+@test "sessions: a message marked read in place during the session (later ones move): RETR -ERR, QUIT -ERR [SYS/TEMP], nothing lost" {
 	changed_during_session mark-read
 	[ "$RETRIEVED" = " 1" ]
 	# m2 now has a Status header: the manifest of the reader's file.
@@ -140,7 +140,7 @@ changed_during_session() {
 	verify applied "$WORLD/manifest.changed"
 }
 
-@test "issue 3 sessions: mbox replaced by rename() during the session: QUIT -ERR [SYS/TEMP], the new file untouched, nothing lost" {
+@test "sessions: mbox replaced by rename() during the session: QUIT -ERR [SYS/TEMP], the new file untouched, nothing lost" {
 	changed_during_session expunge --rename
 	# The session still reads the file it opened: RETR may serve its old
 	# bytes (checked exact) or refuse; the new inode was not touched.
@@ -149,14 +149,14 @@ changed_during_session() {
 	verify applied "$WORLD/manifest.d1"
 }
 
-@test "issue 3 sessions: mbox rewritten through rename() with a message marked read: QUIT -ERR [SYS/TEMP], nothing lost" {
+@test "sessions: mbox rewritten through rename() with a message marked read: QUIT -ERR [SYS/TEMP], nothing lost" {
 	changed_during_session mark-read --rename
 	mboxcheck manifest "$WORLD/changed" "$WORLD/new/d1" >"$WORLD/manifest.changed"
 	echo m3 >"$WORLD/deleted"
 	verify applied "$WORLD/manifest.changed"
 }
 
-@test "issue 3 sessions: mbox replaced by rename() with the very same bytes (only the inode differs): QUIT -ERR [SYS/TEMP]" {
+@test "sessions: mbox replaced by rename() with the very same bytes (only the inode differs): QUIT -ERR [SYS/TEMP]" {
 	changed_during_session rewrite --rename
 	cmp "$WORLD/changed" "$WORLD/orig"
 	echo m3 >"$WORLD/deleted"
@@ -164,7 +164,7 @@ changed_during_session() {
 	verify applied "$WORLD/manifest.d1"
 }
 
-@test "issue 3 sessions: a dropped connection after DELE deletes nothing" {
+@test "sessions: a dropped connection after DELE deletes nothing" {
 	session_start one
 	session_login one
 	session_send one "DELE 1" "DELE 2" "DELE 10"
@@ -179,7 +179,7 @@ changed_during_session() {
 	[[ "${lines[3]}" =~ ^\+OK\ 10\  ]]
 }
 
-@test "issue 3 sessions: a client that vanishes while a message is sent after DELE deletes nothing" {
+@test "sessions: a client that vanishes while a message is sent after DELE deletes nothing" {
 	session_start one
 	session_login one
 	session_send one "DELE 1"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# mbox maildrops as a POP3 client sees them (pop3-notes.md "mbox", RFC 4155,
-# RFC 1939 3 and 5): RETR and TOP send the stored bytes with CRLF line ends,
+# mbox maildrops as a POP3 client sees them (doc/protocol.md "mbox
+# maildrops", RFC 4155, RFC 1939 3 and 5): RETR and TOP send the stored bytes with CRLF line ends,
 # byte-stuffed; LIST and STAT give exactly the octets RETR sends; DELE, RSET
 # and QUIT checked on the file on disk.
 
@@ -257,7 +257,7 @@ uw_internal() {
 	[ "${lines[8]}" = $'Subject: DON\'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\r' ]
 }
 
-@test "pop3-notes: a missing maildrop is empty (+OK 0 0) and no file is created" {
+@test "mbox: a missing maildrop is empty (+OK 0 0) and no file is created" {
 	run pop3 -- "USER alice" "PASS secret" "STAT" "LIST" "UIDL" "QUIT"
 	[ "$status" -eq 0 ]
 	[ "${lines[2]}" = $'+OK maildrop has 0 messages (0 octets)\r' ]
@@ -281,7 +281,7 @@ uw_internal() {
 	[ ! -s "$SPOOL/alice" ]
 }
 
-@test "pop3-notes: a file that is not an mbox is -ERR [SYS/PERM], logged, and untouched" {
+@test "mbox: a file that is not an mbox is -ERR [SYS/PERM], logged, and untouched" {
 	printf 'Subject: not an mbox\n\nhello\n' | mbox alice
 	touch -d '2020-01-02 03:04:05' "$SPOOL/alice"
 	cp -p "$SPOOL/alice" "$WORLD/before"

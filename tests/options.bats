@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The command line (issue 2 "Command line"): administrators and scripts rely
+# The command line: administrators and scripts rely
 # on these.  A bad option or value: one line on stderr naming it, exit
 # status 2, nothing on stdout (under inetd stdout is the client).
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, privilege separation: started as root, the process that reads
+# Privilege separation: started as root, the process that reads
 # the client before login runs as nobody with no other groups and no
 # capabilities (chrooted when asked); after login the session is the
 # original process, switched to the mail user for good, and nothing of
@@ -185,9 +185,9 @@ mem_holds() {
 }
 
 # The pre-login process reads every password; once a PASS or AUTH line has
-# been handled, no copy may stay in its memory (issue 5: "password buffers
-# wiped after use"), where a later compromise of it could find them.
-@test "issue 5: after a failed PASS and a failed AUTH PLAIN the pre-login process keeps no copy of the passwords" {
+# been handled, no copy may stay in its memory, where a later compromise
+# of it could find them.
+@test "after a failed PASS and a failed AUTH PLAIN the pre-login process keeps no copy of the passwords" {
 	is_root || skip "needs root: reading another uid's memory (/proc/PID/mem)"
 	skip_if_sanitized
 	command -v python3 >/dev/null || skip "python3 is not installed"
@@ -221,7 +221,7 @@ challenges() {
 	done
 }
 
-@test "issue 5: after AUTH PLAIN continuation lines, even an over-long one, the pre-login process keeps no copy" {
+@test "after AUTH PLAIN continuation lines, even an over-long one, the pre-login process keeps no copy" {
 	is_root || skip "needs root: reading another uid's memory (/proc/PID/mem)"
 	skip_if_sanitized
 	command -v python3 >/dev/null || skip "python3 is not installed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# The POP3 dialogue itself (RFC 1939, RFC 2449; pop3-notes.md "Wire format",
-# "States", "Commands in TRANSACTION", "CAPA"): every command in the state it
-# belongs to and in the wrong one, the parsing rules, pipelining.
+# The POP3 dialogue itself (RFC 1939, RFC 2449; doc/protocol.md "Lines on
+# the wire", "Numbers", "States and commands", "Messages during a session",
+# "CAPA and response codes"): every command in the state it belongs to and
+# in the wrong one, the parsing rules, pipelining.
 
 load helpers
 
@@ -23,18 +24,6 @@ setup() {
 	cp "$SPOOL/alice" "$WORLD/mbox.orig"
 }
 teardown() { teardown_world; }
-
-# session FILE LINE...: a pipelined session; FILE gets what the server sent
-# after its greeting.  The session's exit status is not checked here.
-session() {
-	local out=$1
-	shift
-	pop3 -- "$@" >"$WORLD/raw" || true
-	after_greeting "$WORLD/raw" >"$out"
-}
-
-# expect LINE...: the expected file, one CRLF line per argument.
-expect() { printf '%s\r\n' "$@" >"$WORLD/expected"; }
 
 unchanged() { same_bytes "$WORLD/mbox.orig" "$SPOOL/alice"; }
 
@@ -172,7 +161,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 
 # ---- parsing rules ----
 
-@test "pop3-notes: message numbers 0, -1, +1, 1x, 2^32+1, 2^64+1 and 20 nines are -ERR for every command" {
+@test "numbers: message numbers 0, -1, +1, 1x, 2^32+1, 2^64+1 and 20 nines are -ERR for every command" {
 	local cmds=() n c
 	for c in LIST RETR DELE UIDL TOP; do
 		for n in 0 -1 +1 1x x1 ' 1' 1.0 0x1 4 4294967297 18446744073709551617 99999999999999999999; do
@@ -193,7 +182,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	unchanged
 }
 
-@test "pop3-notes: numbers too large for 32 or 64 bits are errors, never wrapped or truncated" {
+@test "numbers: values too large for 32 or 64 bits are errors, never wrapped or truncated" {
 	# The exact answers: 2^32+1 is a well-formed number with no such
 	# message; 2^64, 2^64+1 and 20 nines do not fit 64 bits and are
 	# refused as numbers (never reduced modulo 2^64 to 0 or 1).
@@ -217,7 +206,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	same_bytes "$WORLD/expected" "$WORLD/actual"
 }
 
-@test "pop3-notes: leading zeros are still decimal digits (LIST 003 is message 3)" {
+@test "numbers: leading zeros are still decimal digits (LIST 003 is message 3)" {
 	# RFC 1939 asks for a decimal number; 003 is one.  Refusing it would
 	# gain nothing, and the 255-octet line limit bounds the zeros.
 	session "$WORLD/actual" "USER alice" "PASS secret" "LIST 003" "RETR 0001" "QUIT"
@@ -240,7 +229,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	unchanged
 }
 
-@test "pop3-notes: bare LF from the client is accepted; the server always sends CRLF" {
+@test "lines on the wire: bare LF from the client is accepted; the server always sends CRLF" {
 	printf 'CAPA\nUSER alice\nPASS secret\nSTAT\nLIST\nRETR 1\nTOP 2 0\nUIDL 1\nNOOP\nQUIT\n' |
 		pop3_raw >"$WORLD/lf"
 	pop3 -- CAPA "USER alice" "PASS secret" STAT LIST "RETR 1" "TOP 2 0" "UIDL 1" NOOP QUIT >"$WORLD/crlf"
@@ -276,7 +265,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	same_bytes "$WORLD/expected" "$WORLD/actual"
 }
 
-@test "pop3-notes: an over-long line gets exactly one -ERR and nothing in its middle is executed" {
+@test "lines on the wire: an over-long line gets exactly one -ERR and nothing in its middle is executed" {
 	# Lines of 256 to 270 octets ending in "DELE 1", and one of 300 kB
 	# that crosses the server's read buffers: a server that cut them into
 	# pieces would answer twice or delete message 1.
@@ -294,7 +283,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	unchanged
 }
 
-@test "pop3-notes: an over-long line between USER and PASS cancels the USER" {
+@test "lines on the wire: an over-long line between USER and PASS cancels the USER" {
 	local long
 	long=$(printf 'z%.0s' $(seq 300))
 	session "$WORLD/actual" "USER alice" "$long" "PASS secret" "QUIT"
@@ -302,12 +291,12 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	same_bytes "$WORLD/expected" "$WORLD/actual"
 }
 
-@test "pop3-notes: an over-long last line without LF ends the session quietly" {
+@test "lines on the wire: an over-long last line without LF ends the session quietly" {
 	{ printf 'QUITX'; head -c 5000 /dev/zero | tr '\0' 'Q'; } | pop3_raw >"$WORLD/raw" || true
 	[ "$(wc -l <"$WORLD/raw")" -eq 1 ]
 }
 
-@test "pop3-notes: USER alice<NUL>x is refused and does not log in as alice" {
+@test "lines on the wire: USER alice<NUL>x is refused and does not log in as alice" {
 	printf 'USER alice\0x\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' | pop3_raw -d >"$WORLD/raw" 2>"$WORLD/err" || true
 	after_greeting "$WORLD/raw" >"$WORLD/actual"
 	expect '-ERR control characters in command line' '-ERR USER first' \
@@ -316,7 +305,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	refute grep -q 'login: user' "$WORLD/err"
 }
 
-@test "pop3-notes: NUL and other control characters make a line -ERR, unexecuted, in both states" {
+@test "lines on the wire: NUL and other control characters make a line -ERR, unexecuted, in both states" {
 	printf 'USER\talice\r\nUSER alice\r\nPASS secret\0\r\nUSER alice\r\nPASS secret\r\nDELE 1\0\r\nDELE\x002\r\nDELE 3\x7f\r\nDELE\t1\r\nRETR 1\rDELE 2\r\nLIST\x1b\r\nSTAT\r\nQUIT\r\n' |
 		pop3_raw >"$WORLD/raw"
 	after_greeting "$WORLD/raw" >"$WORLD/actual"
@@ -327,7 +316,7 @@ LOGIN_REPLIES=('+OK send PASS' '+OK maildrop has 3 messages (82 octets)')
 	unchanged
 }
 
-@test "pop3-notes: 8-bit bytes are not control characters (USER with UTF-8 is read)" {
+@test "lines on the wire: 8-bit bytes are not control characters (USER with UTF-8 is read)" {
 	printf 'USER caf\xc3\xa9\r\nQUIT\r\n' | pop3_raw >"$WORLD/raw"
 	after_greeting "$WORLD/raw" >"$WORLD/actual"
 	expect '+OK send PASS' '+OK bye'

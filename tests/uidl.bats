@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# UIDL (RFC 1939 7; pop3-notes.md "UIDL"): the user story is "leave mail on
+# UIDL (RFC 1939 7; doc/protocol.md "Unique ids"): the user story is "leave mail on
 # the server and never download a message twice".  Ids are 1-70 characters
 # in 0x21-0x7E, unique in the maildrop, and a message keeps its id across
 # sessions, deletions of other messages, new deliveries, and the header
@@ -53,14 +53,14 @@ well_formed_and_unique() {
 	[ "$(awk '{ print $1 }' <<<"$l" | tr '\n' ' ')" = "1 2 3 4 5 " ]
 }
 
-@test "pop3-notes: byte-identical messages get different ids" {
+@test "stable ids: byte-identical messages get different ids" {
 	{ msg 1; msg 1; msg 1; msg 2; msg 2; } | mbox alice
 	local l
 	l=$(uidl_of)
 	well_formed_and_unique "$l" 5
 }
 
-@test "pop3-notes: messages that differ only in their body get different ids" {
+@test "stable ids: messages that differ only in their body get different ids" {
 	{
 		printf '%s\nSubject: same\n\nbody A\n\n' "$FROM_LINE"
 		printf '%s\nSubject: same\n\nbody B\n\n' "$FROM_LINE"
@@ -69,7 +69,7 @@ well_formed_and_unique() {
 	well_formed_and_unique "$(uidl_of)" 3
 }
 
-@test "pop3-notes: ids are the same in the next session" {
+@test "stable ids: ids are the same in the next session" {
 	{ msg 1; msg 2; msg 1; msg 3; } | mbox alice
 	local first second
 	first=$(uidl_of)
@@ -78,7 +78,7 @@ well_formed_and_unique() {
 	[ "$first" = "$second" ]
 }
 
-@test "pop3-notes: ids do not change when another message is deleted" {
+@test "stable ids: ids do not change when another message is deleted" {
 	{ msg 1; msg 2; msg 3; msg 4; } | mbox alice
 	local before after
 	before=$(uidl_of)
@@ -91,7 +91,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$after" 3)" = "$(id_of "$before" 4)" ]
 }
 
-@test "pop3-notes: ids do not change when the first message is deleted" {
+@test "stable ids: ids do not change when the first message is deleted" {
 	{ msg 1; msg 2; msg 3; } | mbox alice
 	local before after
 	before=$(uidl_of)
@@ -101,7 +101,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$after" 2)" = "$(id_of "$before" 3)" ]
 }
 
-@test "pop3-notes: of two identical copies, deleting either leaves the other its id" {
+@test "stable ids: of two identical copies, deleting either leaves the other its id" {
 	{ msg 1; msg 1; msg 2; } | mbox alice
 	cp "$SPOOL/alice" "$WORLD/mbox.orig"
 	local before after
@@ -121,7 +121,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$after" 2)" = "$(id_of "$before" 3)" ]
 }
 
-@test "pop3-notes: ids do not change when new mail is appended" {
+@test "stable ids: ids do not change when new mail is appended" {
 	{ msg 1; msg 2; } | mbox alice
 	local before after
 	before=$(uidl_of)
@@ -132,7 +132,7 @@ well_formed_and_unique() {
 	[ "$(head -n 2 <<<"$after")" = "$before" ]
 }
 
-@test "pop3-notes: ids survive a local reader's Status/X-Status/X-Keywords/X-UID/Content-Length rewrite" {
+@test "stable ids: ids survive a local reader's Status/X-Status/X-Keywords/X-UID/Content-Length rewrite" {
 	{ msg 1; msg 2; msg 3; } | mbox alice
 	local before after
 	before=$(uidl_of)
@@ -153,7 +153,7 @@ well_formed_and_unique() {
 	[ "$(uidl_of)" = "$before" ]
 }
 
-@test "pop3-notes: ids survive UW-IMAP adding its FOLDER INTERNAL DATA message in front" {
+@test "stable ids: ids survive UW-IMAP adding its FOLDER INTERNAL DATA message in front" {
 	{ msg 1; msg 2; } | mbox alice
 	local before
 	before=$(uidl_of)
@@ -170,7 +170,7 @@ well_formed_and_unique() {
 	[ "$(uidl_of)" = "$before" ]
 }
 
-@test "pop3-notes: ids follow the message, not its position (a changed header changes the id)" {
+@test "stable ids: ids follow the message, not its position (a changed header changes the id)" {
 	{ msg 1; msg 2; msg 3; } | mbox alice
 	local before after
 	before=$(uidl_of)
@@ -196,7 +196,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$(uidl_of)" 1)" = 'GmailId1234abcd!~' ]
 }
 
-@test "pop3-notes: a duplicated X-UIDL is ignored; both messages get distinct ids of their own" {
+@test "stable ids: a duplicated X-UIDL is ignored; both messages get distinct ids of their own" {
 	{ msg 1 'X-UIDL: copied-id'; msg 2 'X-UIDL: copied-id'; msg 3; } | mbox alice
 	local l
 	l=$(uidl_of)
@@ -205,7 +205,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$l" 2)" != copied-id ]
 }
 
-@test "pop3-notes: when one of two messages sharing an X-UIDL is deleted, the other keeps its id" {
+@test "stable ids: when one of two messages sharing an X-UIDL is deleted, the other keeps its id" {
 	# "Used when unique" must not turn into "changes when it becomes
 	# unique": the survivor keeps the id it was already known by.
 	{ msg 1 'X-UIDL: copied-id'; msg 2 'X-UIDL: copied-id'; } | mbox alice
@@ -216,7 +216,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$after" 1)" = "$(id_of "$before" 1)" ]
 }
 
-@test "pop3-notes: an X-UIDL claiming another message's id does not take it" {
+@test "stable ids: an X-UIDL claiming another message's id does not take it" {
 	{ msg 1; msg 2; } | mbox alice
 	local before stolen after
 	before=$(uidl_of)
@@ -239,7 +239,7 @@ well_formed_and_unique() {
 	[ "$(id_of "$l" 1)" != has ]
 }
 
-@test "issue 2: computing ids does not write to the maildrop" {
+@test "computing ids does not write to the maildrop" {
 	{ msg 1; msg 2; msg 1; } | mbox alice
 	touch -d '2020-01-02 03:04:05' "$SPOOL/alice"
 	cp -p "$SPOOL/alice" "$WORLD/before"

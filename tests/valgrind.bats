@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5: a representative session under valgrind's memcheck -- both
+# A representative session under valgrind's memcheck -- both
 # processes (the session forks its pre-login half) -- has no memory error
 # and leaks nothing for certain.
 

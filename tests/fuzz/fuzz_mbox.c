@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the mbox scanner and the message sender, checked against
- * a deliberately naive model of RFC 4155 as pop3-notes.md states it.
+ * a deliberately naive model of RFC 4155 as doc/protocol.md states it.
  *
  * The input is a maildrop.  It is opened as a session would open it; then
  * every message is sent with RETR and with TOP, the bytes on the wire are
@@ -17,7 +17,7 @@
  * When the input holds a 0xFD byte, what follows it is delivered between
  * two sessions: the second session (which may trust the saved index and
  * scan only the new mail) must see what a fresh scan would, and the ids
- * of the messages it saw before must not change (pop3-notes.md: clients
+ * of the messages it saw before must not change (doc/protocol.md: clients
  * would download them again).
  *
  * Large inputs are slow to find by mutation, and the interesting places
@@ -175,7 +175,7 @@ static bool from_line(size_t start)
 	return file_len - start >= 5 && memcmp(file + start, "From ", 5) == 0;
 }
 
-/* RFC 4155 as pop3-notes.md puts it: a message begins at a "From " line
+/* RFC 4155 as doc/protocol.md puts it: a message begins at a "From " line
  * at the start of the file or right after an empty line; that empty line
  * is the separator; the file's last empty line ends the last message. */
 static size_t model_split(struct model_message *out, size_t max)

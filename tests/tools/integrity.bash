@@ -1,4 +1,4 @@
-# Shared by the integrity suites (tests/integrity*.bats, issue 3), loaded
+# Shared by the integrity suites (tests/integrity*.bats), loaded
 # after helpers.bash: the checker and generators, delivery agents, and
 # sessions held open half-way through FIFOs.
 #
@@ -6,7 +6,7 @@
 # seconds, a delivery at most 60; teardown kills what a test left running
 # (only the processes it started, by pid).
 
-TOOLS="$TOP/tests/tools"
+TOOLS="$REPO/tests/tools"
 SESSION_WAIT=${SESSION_WAIT:-20}
 export LC_ALL=C
 

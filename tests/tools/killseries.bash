@@ -1,6 +1,7 @@
-# The kill series of issue 3, shared by integrity-kill.bats (a spool the
-# serving user can write) and integrity-kill-rootspool.bats (Debian's
-# /var/mail shape: a root-owned spool, the mbox owned by the user).
+# The kill series (sessions killed mid-update, then recovered), shared by
+# integrity-kill.bats (a spool the serving user can write) and
+# integrity-kill-rootspool.bats (Debian's /var/mail shape: a root-owned
+# spool, the mbox owned by the user).
 #
 # setup_file builds one maildrop of 20,000 messages / 105 MB and DELE
 # commands spread over all of it (the first message, every 150th, a run

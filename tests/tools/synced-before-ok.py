@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Was the update durable before the client was told so?  (Issue 3, 8.)
+"""Was the update durable before the client was told so?
 
     synced-before-ok.py TRACE MBOX MARKER
 
