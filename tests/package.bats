@@ -177,7 +177,7 @@ serve_with_installed_unit() {
 		/etc/pop3-stdio/blocked-users | diff - "$PKG/conffiles"
 	[ "$(dpkg-deb -f "$v1deb" Recommends)" = stunnel4 ]
 	dpkg-deb -f "$v1deb" Suggests | grep -q fail2ban
-	refute dpkg-deb -f "$v1deb" Depends | grep -Eq 'stunnel|xinetd|fail2ban|inetd'
+	refute grep -Eq 'stunnel|xinetd|fail2ban|inetd' <<<"$(dpkg-deb -f "$v1deb" Depends)"
 }
 
 @test "dpkg -i (systemd not required as PID 1): POP3S socket enabled, POP3 on 110 not, inetd lines added disabled" {
@@ -243,6 +243,9 @@ serve_with_installed_unit() {
 	local path
 	dpkg -L pop3-stdio | sort >"$PKG/files-v2"
 	diff "$PKG/files-v1" "$PKG/files-v2"
+	# An administrator who moved POP3S to inetd.
+	UPDATE_INETD_FAKE_IT=1 update-inetd --enable pop3s 2>/dev/null
+	grep -q '^pop3s[[:space:]].*pop3s-stdio-inetd.conf$' /etc/inetd.conf
 	dpkg_quiet -r pop3-stdio
 	[ "$(dpkg-query -W -f='${Status}' pop3-stdio)" = "deinstall ok config-files" ]
 	while read -r path; do
@@ -262,7 +265,7 @@ serve_with_installed_unit() {
 	[ "$status" -ne 0 ] || [ "$output" = "unknown ok not-installed" ]
 	# Every path it had is gone, but directories other packages own.
 	while read -r path; do
-		[ -e "$path" ] || continue
+		[ "$path" != /. ] && [ -e "$path" ] || continue
 		if [ -d "$path" ] && dpkg-query -S "$path" >/dev/null 2>&1; then
 			continue
 		fi
