@@ -222,6 +222,28 @@ regex() { fail2ban-regex --raw -o ip "$1" "$F2B/filter.d/pop3-stdio.conf"; }
 	refute grep -q "$FORGED" <<<"$output"
 }
 
+@test "fail2ban-client --test: both shipped jails load, the journal one matching SYSLOG_IDENTIFIER=pop3-stdio" {
+	need_fail2ban fail2ban-client
+	cp "$JAIL" "$F2B/jail.d/pop3-stdio.conf"
+	grep -qx 'enabled  = false' <(sed -n '/^\[pop3-stdio\]/,/^\[/p' "$JAIL")
+	grep -qx 'enabled  = false' <(sed -n '/^\[pop3-stdio-file\]/,$p' "$JAIL")
+	printf '[%s]\nenabled = true\naction =\n' pop3-stdio pop3-stdio-file >"$F2B/jail.d/pop3-stdio.local"
+	printf 'logpath = %s\n' "$WORLD/mail.log" >>"$F2B/jail.d/pop3-stdio.local"
+	: >"$WORLD/mail.log"
+	printf '[Definition]\nsocket = %s\npidfile = %s\ndbfile = :memory:\nlogtarget = %s\n' \
+		"$F2B/sock" "$F2B/pid" "$WORLD/f2b.log" >"$F2B/fail2ban.conf"
+	printf '[DEFAULT]\n' >"$F2B/jail.conf"
+	run fail2ban-client -c "$F2B" --test
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run fail2ban-client -c "$F2B" -d
+	[ "$status" -eq 0 ]
+	grep -qF "['add', 'pop3-stdio', 'systemd']" <<<"$output"
+	[ "$(grep -cF "['set', 'pop3-stdio', 'addjournalmatch', 'SYSLOG_IDENTIFIER=pop3-stdio']" <<<"$output")" -eq 1 ]
+	grep -qF "['set', 'pop3-stdio', 'maxretry', 5]" <<<"$output"
+	grep -qF "['set', 'pop3-stdio-file', 'addlogpath', '$WORLD/mail.log'" <<<"$output"
+}
+
 # f2b_status: the jail's status, from the running server.
 f2b_status() { fail2ban-client -s "$F2B/sock" status pop3-stdio-file 2>/dev/null; }
 

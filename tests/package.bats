@@ -31,6 +31,10 @@ setup_file() {
 		export SUITE_SKIP="the package is built with dpkg-buildflags, not the sanitizer build"
 		return 0
 	fi
+	if ! git -C "$TOP" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+		export SUITE_SKIP="not a git checkout: the package is built from a clone of HEAD"
+		return 0
+	fi
 	if dpkg-query -W -f='${Status}\n' pop3-stdio 2>/dev/null | grep -q 'ok installed'; then
 		export SUITE_SKIP="a pop3-stdio package is already installed here; the test will not replace it"
 		return 0
@@ -81,6 +85,10 @@ build_into() {
 teardown_file() {
 	[ -n "${PKG:-}" ] || return 0
 	stop_servers 2>/dev/null || true
+	if ! git -C "$TOP" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+		export SUITE_SKIP="not a git checkout: the package is built from a clone of HEAD"
+		return 0
+	fi
 	if dpkg-query -W -f='${Status}\n' pop3-stdio 2>/dev/null | grep -q 'installed'; then
 		UPDATE_INETD_FAKE_IT=1 dpkg -P pop3-stdio >/dev/null 2>&1 || true
 	fi
