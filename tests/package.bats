@@ -268,7 +268,14 @@ serve_with_installed_unit() {
 	done <"$PKG/files-v2"
 	# The program is gone: its inetd lines stay disabled.
 	refute grep -Eq '^pop3s?[[:space:]]' /etc/inetd.conf
+	# An update a killed session left half-done (a non-empty journal) is
+	# kept by the purge, and said so; finished state goes.
+	mkdir -m 700 /var/lib/pop3-stdio/pending
+	printf 'unfinished' >/var/lib/pop3-stdio/pending/journal
 	dpkg_quiet -P pop3-stdio
+	grep -q 'kept /var/lib/pop3-stdio/pending: its journal holds an unfinished update' "$PKG/dpkg.log"
+	[ "$(ls -A /var/lib/pop3-stdio)" = pending ]
+	rm -r /var/lib/pop3-stdio
 	run dpkg-query -W -f='${Status}' pop3-stdio
 	[ "$status" -ne 0 ] || [ "$output" = "unknown ok not-installed" ]
 	# Every path it had is gone, but directories other packages own.
