@@ -25,13 +25,13 @@ setup_file() {
 	suite_requires_root "dpkg -i installs the package on this machine" &&
 		suite_requires_tools git dpkg-buildpackage dpkg-parsechangelog dh lintian \
 			curl systemd-socket-activate setpriv useradd userdel openssl || return 0
-	if [ "$(cat "$TOP/build/flavour" 2>/dev/null)" = sanitize ]; then
+	if [ "$(cat "$REPO/build/flavour" 2>/dev/null)" = sanitize ]; then
 		# The package builds its own release binary from a clone: under
 		# make check SANITIZE=1 this suite would only repeat itself.
 		export SUITE_SKIP="the package is built with dpkg-buildflags, not the sanitizer build"
 		return 0
 	fi
-	if ! git -C "$TOP" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 		export SUITE_SKIP="not a git checkout: the package is built from a clone of HEAD"
 		return 0
 	fi
@@ -52,7 +52,7 @@ setup_file() {
 	else
 		printf '# /etc/inetd.conf made by tests/package.bats\n\n#:MAIL: Mail, news and uucp services.\n\n' >/etc/inetd.conf
 	fi
-	git clone -q "$TOP" "$PKG/src"
+	git clone -q "$REPO" "$PKG/src"
 	build_into "$PKG/v1"
 	# The same tree one version up: a changelog entry in front.
 	(
@@ -85,7 +85,7 @@ build_into() {
 teardown_file() {
 	[ -n "${PKG:-}" ] || return 0
 	stop_servers 2>/dev/null || true
-	if ! git -C "$TOP" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 		export SUITE_SKIP="not a git checkout: the package is built from a clone of HEAD"
 		return 0
 	fi
@@ -133,7 +133,7 @@ MESSAGE=$'Subject: package test\r\nMessage-ID: <pkg@example.org>\r\n\r\n.a line 
 # with the unit's privilege settings (tests/deploy-unit-exec), behind
 # systemd-socket-activate on 127.0.0.1:PORT; no option added.
 serve_with_installed_unit() {
-	"$PYTHON" "$TOP/tests/deploy-unit-exec" /lib/systemd/system/pop3-stdio@.service \
+	"$PYTHON" "$REPO/tests/deploy-unit-exec" /lib/systemd/system/pop3-stdio@.service \
 		>"$PKG/unit.sh" || return 1
 	chmod 755 "$PKG/unit.sh"
 	grep -q ' /usr/sbin/pop3-stdio "\$@"$' "$PKG/unit.sh" || return 1
@@ -172,7 +172,7 @@ serve_with_installed_unit() {
 		}
 	done
 	# Every example deploy/ holds comes along (nginx, HAProxy, ... too).
-	for d in "$TOP"/deploy/*/; do
+	for d in "$REPO"/deploy/*/; do
 		d=$(basename "$d")
 		case $d in systemd | fail2ban) continue ;; esac
 		grep -q " ./usr/share/pop3-stdio/$d/" "$PKG/contents"
