@@ -4,6 +4,7 @@
 #   make check            every test (bats suites and C unit tests)
 #   make check SANITIZE=1 the same with AddressSanitizer + UBSan
 #   make install          PREFIX=/usr/local DESTDIR=
+#   make deb              the Debian package, in build/deb/ (debian/)
 #   make lint | fuzz | bench | clean
 
 PREFIX ?= /usr/local
@@ -50,7 +51,7 @@ LDLIBS += tests/sanitizer-defaults.c
 endif
 
 SOURCES = pop3-stdio.c options.c reply.c authorization.c transaction.c statedir.c mailbox.c mboxscan.c mboxindex.c wiretext.c journal.c uidl.c auth.c \
-	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c fault.c
+	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c peer.c fault.c
 HEADERS = $(wildcard *.h)
 OBJECTS = $(SOURCES:%.c=$(BUILD)/%.o)
 FAULT_OBJECTS = $(SOURCES:%.c=$(FAULT_BUILD)/%.o)
@@ -89,6 +90,16 @@ FORCE:
 check: pop3-stdio tests/bin/pop3-stdio-fault $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "unit: $$t"; $$t || exit 1; done
 	$(BATS) tests
+
+# The quick part of check: the unit tests and the suites that need no
+# root, network or other program (the Debian package's build runs it).
+CHECK_FAST_SUITES = tests/smoke.bats tests/protocol.bats tests/mbox.bats \
+	tests/uidl.bats tests/blocklist.bats tests/options.bats
+check-fast: pop3-stdio $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "unit: $$t"; $$t || exit 1; done
+	$(BATS) $(CHECK_FAST_SUITES)
+
+.PHONY: check-fast
 
 # Side-by-side benchmark with popa3d, Dovecot and the machine's limits
 # (bench/README.md); needs root for the anchors.  Not part of check.
@@ -147,7 +158,20 @@ install: pop3-stdio
 	sh deploy/install-files "$(DESTDIR)" "$(SBINDIR)" "$(SHAREDIR)" \
 		"$(SYSTEMDUNITDIR)" "$(MANDIR)"
 
+# The Debian package, built with dpkg-buildpackage in a copy of this tree
+# (its results would land in the parent directory, and its clean step would
+# remove this tree's build): pop3-stdio_VERSION_ARCH.deb, the -dbgsym
+# package, .buildinfo and .changes in build/deb/.
+#   make deb DEB_BUILD_OPTIONS=nocheck    without make check-fast
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./tests/bin \
+		--exclude=./pop3-stdio . | tar -xf - -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/src
+
 clean:
 	rm -rf build tests/bin pop3-stdio
 
-.PHONY: all check install clean
+.PHONY: all check install deb clean

@@ -11,7 +11,6 @@
  */
 #include "pop3-stdio.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +34,7 @@
 #include "mailbox.h"
 #include "number.h"
 #include "params.h"
+#include "peer.h"
 #include "reply.h"
 #include "session.h"
 #include "statedir.h"
@@ -474,7 +474,7 @@ static void find_prelogin_uid(const struct config *config,
 }
 
 static int run_after_login(const struct config *config, int channel,
-			   pid_t child)
+			   pid_t child, const char *client)
 {
 	struct auth_config ac = { .passwd_file = config->passwd_file,
 				  .checkpassword = config->checkpassword,
@@ -490,8 +490,8 @@ static int run_after_login(const struct config *config, int channel,
 	if (!s)
 		return 1;
 	find_prelogin_uid(config, &ac);
-	if (!privsep_serve(channel, child, &ac, config->fail_delay, &acct, &s->io,
-			   &status)) {
+	if (!privsep_serve(channel, child, &ac, config->fail_delay, client, &acct,
+			   &s->io, &status)) {
 		free(s);
 		return status;
 	}
@@ -511,39 +511,6 @@ static int run_after_login(const struct config *config, int channel,
 }
 
 /* ---- start-up ---- */
-
-/* The client's address when fd 0 is an IP socket, else NULL. */
-static const char *socket_peer(char *buf, socklen_t cap)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len = sizeof(ss);
-
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0)
-		return NULL;
-	if (ss.ss_family == AF_INET)
-		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-				 buf, cap);
-	if (ss.ss_family == AF_INET6)
-		return inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-				 buf, cap);
-	return NULL;
-}
-
-static void log_connection(void)
-{
-	char addr[INET6_ADDRSTRLEN], safe[LOG_SAFE_SIZE(MAX_LOGGED_TEXT)];
-	const char *from = socket_peer(addr, sizeof(addr));
-
-	/* systemd, tcpserver, xinetd and stunnel name the peer in the
-	 * environment; it is only logged, and made safe for that. */
-	const char *vars[] = { "REMOTE_ADDR", "TCPREMOTEIP", "REMOTE_HOST" };
-	for (size_t i = 0; !from && i < sizeof(vars) / sizeof(*vars); i++)
-		from = getenv(vars[i]);
-	if (!from)
-		from = "local";
-	syslog(LOG_INFO, "connection from %s",
-	       log_safe(from, strnlen(from, MAX_LOGGED_TEXT), safe, sizeof(safe)));
-}
 
 /* Each response batch leaves in one write; without Nagle's delay it is
  * not held back waiting for an ACK the client delays (RFC 1122 4.2.3.4). */
@@ -581,13 +548,16 @@ static void prepare_process(const struct config *config)
 int main(int argc, char **argv)
 {
 	struct config config;
+	char client[PEER_TEXT_SIZE];
 	int channel;
 
 	int status = parse_options(argc, argv, &config);
 	if (status >= 0)
 		return status;
 	prepare_process(&config);
-	log_connection();
+	/* Found once: every line that names the client uses this text. */
+	syslog(LOG_INFO, "connection from %s",
+	       peer_address(client, sizeof(client)));
 	pid_t child = privsep_fork(&channel);
 	if (child < 0) {
 		syslog(LOG_ERR, "fork: %m");
@@ -595,6 +565,6 @@ int main(int argc, char **argv)
 	}
 	if (child == 0)
 		return run_prelogin(&config, channel);
-	return run_after_login(&config, channel, child);
+	return run_after_login(&config, channel, child, client);
 }
 #endif

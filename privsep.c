@@ -180,8 +180,18 @@ static int wait_for_child(pid_t child)
 	return 1;
 }
 
+/* A failure's line ends in "; client ADDRESS", the last thing on it: the
+ * name before it is log-safe but may hold "; client 1.2.3.4", so a reader
+ * (fail2ban) takes the address anchored at the end of the line. */
+static void log_failure(const char *name, const char *reason,
+			const char *client)
+{
+	syslog(LOG_NOTICE, "login failed: user %s: %s; client %s", name,
+	       reason, client);
+}
+
 static void log_outcome(const struct login_request *req,
-			enum auth_outcome outcome)
+			enum auth_outcome outcome, const char *client)
 {
 	char name[LOG_SAFE_SIZE(MAX_LOGGED_TEXT)];
 
@@ -189,14 +199,14 @@ static void log_outcome(const struct login_request *req,
 	if (outcome == AUTH_OK)
 		syslog(LOG_INFO, "login: user %s", name);
 	else
-		syslog(LOG_NOTICE, "login failed: user %s: %s", name,
-		       auth_outcome_text(outcome));
+		log_failure(name, auth_outcome_text(outcome), client);
 }
 
 /* A login to check: reads it, checks it, logs it; false when the request
  * was malformed. */
 static bool answer_login(int channel, const struct auth_config *config,
-			 struct account *account, unsigned char *verdict)
+			 const char *client, struct account *account,
+			 unsigned char *verdict)
 {
 	struct login_request req;
 	bool ok = read_request(channel, &req);
@@ -205,7 +215,7 @@ static bool answer_login(int channel, const struct auth_config *config,
 		enum auth_outcome outcome =
 		    auth_check(config, req.user, req.user_len, req.password,
 			       req.password_len, account);
-		log_outcome(&req, outcome);
+		log_outcome(&req, outcome, client);
 		*verdict = outcome == AUTH_OK		 ? VERDICT_YES
 			   : outcome == AUTH_SYSTEM_ERROR ? VERDICT_TEMP
 							  : VERDICT_NO;
@@ -227,14 +237,15 @@ static const char *refusal_text(unsigned char why)
 
 /* An attempt the child refused has no name to log: "(no name)" stands in,
  * and cannot be taken for a user's (no valid name has a space). */
-static bool answer_refusal(int channel, unsigned char *verdict)
+static bool answer_refusal(int channel, const char *client,
+			   unsigned char *verdict)
 {
 	unsigned char why;
 	const char *reason = read_full(channel, &why, 1) ? refusal_text(why) : NULL;
 
 	if (!reason)
 		return false;
-	syslog(LOG_NOTICE, "login failed: user (no name): %s", reason);
+	log_failure("(no name)", reason, client);
 	*verdict = VERDICT_NO;
 	return true;
 }
@@ -262,8 +273,8 @@ static bool take_over(int channel, pid_t child, struct netio *io,
 }
 
 bool privsep_serve(int channel, pid_t child, const struct auth_config *config,
-		   unsigned fail_delay, struct account *account,
-		   struct netio *io, int *exit_status)
+		   unsigned fail_delay, const char *client,
+		   struct account *account, struct netio *io, int *exit_status)
 {
 	unsigned failures = 0;
 
@@ -282,8 +293,9 @@ bool privsep_serve(int channel, pid_t child, const struct auth_config *config,
 		    failures >= MAX_LOGIN_FAILURES)
 			return violation(child, exit_status, "unexpected request");
 		bool ok = type == MSG_LOGIN
-			      ? answer_login(channel, config, account, &verdict)
-			      : answer_refusal(channel, &verdict);
+			      ? answer_login(channel, config, client, account,
+					     &verdict)
+			      : answer_refusal(channel, client, &verdict);
 		if (!ok)
 			return violation(child, exit_status, "malformed request");
 		if (verdict == VERDICT_YES)

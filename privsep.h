@@ -46,9 +46,11 @@ bool privsep_hand_over(int channel, struct netio *io);
 
 /* Parent side: answers the child's requests until it logs someone in
  * (returns true, with the account and the child's unread input preloaded
- * into io) or ends (returns false, *exit_status set from the child). */
+ * into io) or ends (returns false, *exit_status set from the child).
+ * client is the client's address as logged (peer.h), named at the end of
+ * every failed login's line. */
 bool privsep_serve(int channel, pid_t child, const struct auth_config *config,
-		   unsigned fail_delay, struct account *account,
-		   struct netio *io, int *exit_status);
+		   unsigned fail_delay, const char *client,
+		   struct account *account, struct netio *io, int *exit_status);
 
 #endif

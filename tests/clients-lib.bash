@@ -170,6 +170,8 @@ new_in_maildir() {
 
 # fetchmail_run EXPECTED-STATUS OPTION...: one poll with the suite's rc
 # file; each message goes to clients-mda, into $CDIR/fetchmail/<run>.
+# Its pid file is the suite's own: as root, fetchmail's default is
+# /var/run/fetchmail.pid, which a fetchmail of another run would hold.
 fetchmail_run() {
 	local want=$1 status=0
 	shift
@@ -177,7 +179,8 @@ fetchmail_run() {
 	fresh_dir "fetchmail-$FM_RUNS"
 	FM_OUT=$FRESH
 	FETCHMAILHOME="$CDIR/fetchmail-home" fetchmail -f "$CDIR/fetchmailrc" \
-		--idfile "$CDIR/fetchmail-home/ids" --nosyslog --nodetach \
+		--idfile "$CDIR/fetchmail-home/ids" --pidfile "$CDIR/fetchmail-home/pid" \
+		--nosyslog --nodetach \
 		--mda "$REPO/tests/clients-mda $FM_OUT" "$@" \
 		>"$FM_OUT.log" 2>&1 || status=$?
 	[ "$status" = "$want" ] ||

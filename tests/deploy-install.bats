@@ -98,7 +98,7 @@ assert_references() {
 	grep -q " $p/sbin/pop3-stdio\$" "$DEST$share/tcpserver/run"
 	# Every path under the prefix that an installed file names exists.
 	local path named
-	named=$(grep -rhoE "$p/(sbin|share|lib)/[^ \"']+" "$DEST$share" "$DEST$units" | sort -u)
+	named=$(grep -rhoE "$p/(sbin|share|lib)/[^[:space:]\"']+" "$DEST$share" "$DEST$units" | sort -u)
 	[ -n "$named" ]
 	for path in $named; do
 		[ -e "$DEST$path" ] || {
