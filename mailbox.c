@@ -53,7 +53,7 @@ struct mailbox {
 	dev_t dev;
 	ino_t ino;
 	uint64_t indexed_end; /* the file's size when it was scanned */
-	uint8_t tail_digest[16];
+	uint8_t tail_digest[CONTENT_DIGEST_SIZE];
 	struct timespec mtime; /* when it was scanned */
 	uint64_t last_text_end; /* of the last message scanned */
 	bool appendable;  /* the last message ends with its separator */
@@ -194,24 +194,25 @@ static bool add_message(void *context, const struct scanned_message *sm)
 						.data = sm->data, .size = sm->size };
 	struct uidl_entry *id = &mb->ids[mb->count];
 	memset(id, 0, sizeof(*id));
-	memcpy(id->digest, sm->digest, 16);
+	memcpy(id->digest, sm->digest, CONTENT_DIGEST_SIZE);
 	if (sm->has_xuidl && !add_xuidl(mb, id, sm->xuidl))
 		return false;
 	mb->count++;
 	return true;
 }
 
-static bool tail_digest(int fd, uint64_t end, uint8_t digest[16])
+static bool tail_digest(int fd, uint64_t end,
+			uint8_t digest[CONTENT_DIGEST_SIZE])
 {
 	unsigned char buf[TAIL_CHECK];
 	size_t n = end < TAIL_CHECK ? (size_t)end : TAIL_CHECK;
-	struct uidl_hash h;
+	struct content_hash h;
 
 	if (!pread_full(fd, buf, n, end - n))
 		return false;
-	uidl_hash_init(&h);
-	uidl_hash_update(&h, buf, n);
-	uidl_hash_final(&h, digest);
+	content_hash_init(&h);
+	content_hash_update(&h, buf, n);
+	content_hash_final(&h, digest);
 	return true;
 }
 
@@ -262,7 +263,7 @@ static bool add_indexed(void *context, const struct index_record *r)
 	struct uidl_entry *id = &mb->ids[mb->count];
 	*id = (struct uidl_entry){ .xuidl_at = r->xuidl_at, .suffix = r->suffix,
 				   .use_xuidl = r->use_xuidl };
-	memcpy(id->digest, r->digest, 16);
+	memcpy(id->digest, r->digest, CONTENT_DIGEST_SIZE);
 	mb->count++;
 	return true;
 }
@@ -288,7 +289,7 @@ static bool same_time(const struct timespec *a, int64_t sec, int64_t nsec)
 static bool index_fits(struct mailbox *mb, const struct index_header *h,
 		       const struct stat *st)
 {
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 	uint64_t size = (uint64_t)st->st_size;
 
 	if (h->dev != (uint64_t)st->st_dev || h->ino != (uint64_t)st->st_ino ||
@@ -298,7 +299,7 @@ static bool index_fits(struct mailbox *mb, const struct index_header *h,
 			    : !h->appendable)
 		return false;
 	return tail_digest(mb->fd, h->size, digest) &&
-	       memcmp(digest, h->tail_digest, 16) == 0;
+	       memcmp(digest, h->tail_digest, CONTENT_DIGEST_SIZE) == 0;
 }
 
 /* Takes what the saved index says; returns the offset to scan on from
@@ -419,7 +420,7 @@ static void record_out(void *context, uint64_t i, struct index_record *r)
 				    .size = m->size, .suffix = id->suffix,
 				    .xuidl_at = id->xuidl_at,
 				    .use_xuidl = id->use_xuidl };
-	memcpy(r->digest, id->digest, 16);
+	memcpy(r->digest, id->digest, CONTENT_DIGEST_SIZE);
 }
 
 /* Best effort: a session works the same without it, only slower next
@@ -436,7 +437,7 @@ static void save_index(struct mailbox *mb)
 
 	if (!mb->state_dir || !mb->index_stale)
 		return;
-	memcpy(h.tail_digest, mb->tail_digest, 16);
+	memcpy(h.tail_digest, mb->tail_digest, CONTENT_DIGEST_SIZE);
 	if (index_save(mb->state_dir, &h, record_out, mb, mb->xuidl_pool,
 		       mb->retired))
 		mb->index_stale = false;
@@ -786,7 +787,7 @@ enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
 static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 {
 	struct stat now, path_now;
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 
 	if (fstat(mb->fd, &now) != 0 || lstat(mb->path, &path_now) != 0)
 		return false;
@@ -795,7 +796,7 @@ static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 	    (uint64_t)now.st_size < mb->indexed_end)
 		return false;
 	return tail_digest(mb->fd, mb->indexed_end, digest) &&
-	       memcmp(digest, mb->tail_digest, 16) == 0 &&
+	       memcmp(digest, mb->tail_digest, CONTENT_DIGEST_SIZE) == 0 &&
 	       check_start(mb, mb->msgs[from].start);
 }
 
