@@ -458,10 +458,14 @@ static enum mbox_status open_file(struct mailbox *mb)
 		mb->fd = open(mb->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	}
 	if (mb->fd < 0) {
-		if (errno == ENOENT)
+		int e = errno;
+		if (e == ENOENT)
 			return MBOX_OK;
 		syslog(LOG_ERR, "%s: open: %m", mb->path);
-		return errno == ELOOP || errno == EACCES ? MBOX_PERMFAIL : MBOX_TEMPFAIL;
+		/* A symlink, a directory, a file we may not read: an
+		 * administrator's mistake that retrying will not fix. */
+		return e == ELOOP || e == EACCES || e == EISDIR ? MBOX_PERMFAIL
+							       : MBOX_TEMPFAIL;
 	}
 	if (fstat(mb->fd, &st) != 0) {
 		syslog(LOG_ERR, "%s: fstat: %m", mb->path);
