@@ -227,6 +227,9 @@ static bool check_arguments(struct session *s, enum arg_shape shape,
 	return false;
 }
 
+/* RFC 1939 3: keywords are three or four characters. */
+#define MAX_KEYWORD 4
+
 /* How many bytes of the line the trace shows: a mechanism AUTH supports
  * (never a client's guess at one, which may be its credentials), only the
  * keyword of PASS, and only a keyword's worth of a line that names no
@@ -235,7 +238,7 @@ static size_t traced_length(const struct command *c, const char *line,
 			    size_t len)
 {
 	if (!c)
-		return len < 4 ? len : 4;
+		return len < MAX_KEYWORD ? len : MAX_KEYWORD;
 	size_t keyword = strlen(c->name);
 	if (c->trace == TRACE_ALL || len <= keyword)
 		return len;
