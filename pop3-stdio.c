@@ -394,7 +394,7 @@ static enum next enter_transaction(struct session *s, const char *state_dir)
 	case MBOX_OK:
 		s->state = STATE_TRANSACTION;
 		reply_ok(s, "maildrop has %zu messages (%" PRIu64 " octets)",
-		   mailbox_live_count(s->mailbox), mailbox_live_octets(s->mailbox));
+			 mailbox_live_count(s->mailbox), mailbox_live_octets(s->mailbox));
 		return NEXT_COMMAND;
 	case MBOX_IN_USE:
 		reply_err(s, "IN-USE", "maildrop is in use by another POP3 session");
