@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contenthash.h"
 #include "fileio.h"
 #include "journal.h"
 #include "mboxindex.h"
