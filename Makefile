@@ -50,7 +50,8 @@ LDFLAGS = -fsanitize=address,undefined
 LDLIBS += tests/sanitizer-defaults.c
 endif
 
-SOURCES = pop3-stdio.c options.c reply.c authorization.c transaction.c statedir.c mailbox.c mboxscan.c mboxindex.c wiretext.c journal.c uidl.c auth.c \
+SOURCES = pop3-stdio.c options.c reply.c authorization.c transaction.c statedir.c mailbox.c \
+	mboxscan.c mboxindex.c wiretext.c journal.c uidl.c contenthash.c auth.c \
 	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c peer.c fault.c
 HEADERS = $(wildcard *.h)
 OBJECTS = $(SOURCES:%.c=$(BUILD)/%.o)

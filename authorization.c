@@ -152,7 +152,7 @@ enum next cmd_auth(struct session *s, const struct args *a)
 		return list_mechanisms(s);
 	const char *space = memchr(a->text, ' ', a->text_len);
 	size_t mech_len = space ? (size_t)(space - a->text) : a->text_len;
-	if (mech_len != 5 || strncasecmp(a->text, "PLAIN", 5) != 0) {
+	if (!sasl_mechanism_supported(a->text, mech_len)) {
 		reply_err(s, NULL, "unsupported authentication mechanism");
 		return NEXT_COMMAND;
 	}

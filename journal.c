@@ -50,10 +50,10 @@
 #include <unistd.h>
 
 #include "byteorder.h"
+#include "contenthash.h"
 #include "fault.h"
 #include "fileio.h"
 #include "params.h"
-#include "uidl.h"
 
 #define JOURNAL_FILE "journal"
 #define JOURNAL_TEMP "journal.tmp" /* only while recovery extends a journal */
@@ -70,8 +70,9 @@ static const char header_magic[8] = { 'P', '3', 'S', 'J', 'R', 'N', '0', '2' };
 static const char trailer_magic[8] = { 'P', '3', 'S', 'J', 'E', 'N', 'D', '2' };
 static const char slot_magic[8] = { 'P', '3', 'S', 'J', 'C', 'K', 'P', '2' };
 
-enum { HEADER_FIELDS = 9, HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 2 * 16 + MARK_SPAN,
-       RUN_SIZE = 16, TRAILER_SIZE = 16 + 8, SLOT_SIZE = 40, SLOTS = 2 };
+enum { HEADER_FIELDS = 9,
+       HEADER_SIZE = 8 + HEADER_FIELDS * 8 + 2 * CONTENT_DIGEST_SIZE + MARK_SPAN,
+       RUN_SIZE = 16, TRAILER_SIZE = CONTENT_DIGEST_SIZE + 8, SLOT_SIZE = 40, SLOTS = 2 };
 
 /* What the journal holds; the runs' destinations are derived from it. */
 struct plan {
@@ -83,8 +84,10 @@ struct plan {
 	uint64_t prefix_len; /* the first new text, kept in the journal */
 	uint64_t fingerprint_len;
 	uint64_t tail_len;
-	uint8_t fingerprint[16]; /* of old bytes after the mark's place */
-	uint8_t tail[16];        /* of new bytes [new_end - tail_len, new_end) */
+	/* digests of old bytes after the mark's place, and of new bytes
+	 * [new_end - tail_len, new_end) */
+	uint8_t fingerprint[CONTENT_DIGEST_SIZE];
+	uint8_t tail[CONTENT_DIGEST_SIZE];
 	unsigned char mark[MARK_SPAN]; /* written at new_end before the cut */
 	size_t count;
 	const struct text_run *runs;
@@ -93,8 +96,8 @@ struct plan {
 	uint64_t cursor_dst;    /* where it goes */
 };
 
-/* An update under way: the plan, and how far the mbox holds it durably. */
-struct job {
+/* A rewrite under way: the plan, and how far the mbox holds it durably. */
+struct rewrite {
 	int mbox;
 	int journal;
 	struct plan *plan;
@@ -162,8 +165,9 @@ static void encode_header(const struct plan *p, unsigned char *out)
 	memcpy(out, header_magic, 8);
 	for (int i = 0; i < HEADER_FIELDS; i++)
 		le64_store(out + 8 + 8 * i, fields[i]);
-	memcpy(out + 8 + 8 * HEADER_FIELDS, p->fingerprint, 16);
-	memcpy(out + 8 + 8 * HEADER_FIELDS + 16, p->tail, 16);
+	memcpy(out + 8 + 8 * HEADER_FIELDS, p->fingerprint, CONTENT_DIGEST_SIZE);
+	memcpy(out + 8 + 8 * HEADER_FIELDS + CONTENT_DIGEST_SIZE, p->tail,
+	       CONTENT_DIGEST_SIZE);
 	memcpy(out + 8 + 8 * HEADER_FIELDS + 32, p->mark, MARK_SPAN);
 }
 
@@ -182,8 +186,9 @@ static bool decode_header(const unsigned char *in, uint64_t file_size,
 			    .old_end = f[3], .new_end = f[4],
 			    .prefix_len = f[6], .fingerprint_len = f[7],
 			    .tail_len = f[8] };
-	memcpy(p->fingerprint, in + 8 + 8 * HEADER_FIELDS, 16);
-	memcpy(p->tail, in + 8 + 8 * HEADER_FIELDS + 16, 16);
+	memcpy(p->fingerprint, in + 8 + 8 * HEADER_FIELDS, CONTENT_DIGEST_SIZE);
+	memcpy(p->tail, in + 8 + 8 * HEADER_FIELDS + CONTENT_DIGEST_SIZE,
+	       CONTENT_DIGEST_SIZE);
 	memcpy(p->mark, in + 8 + 8 * HEADER_FIELDS + 32, MARK_SPAN);
 	if (f[5] > file_size / RUN_SIZE || p->start >= p->new_end ||
 	    p->new_end >= p->old_end || p->prefix_len > p->new_end - p->start ||
@@ -261,7 +266,7 @@ static uint64_t shift_at(struct plan *p, uint64_t dst)
 /* Where the byte of new text at dst can be read now, and how many bytes
  * after it lie in the same place: in the mbox at dst once it is durably
  * there, in the journal for the prefix, else at its source. */
-static void locate(const struct job *j, uint64_t dst, int *fd, uint64_t *at,
+static void locate(const struct rewrite *j, uint64_t dst, int *fd, uint64_t *at,
 		   uint64_t *avail)
 {
 	struct plan *p = j->plan; /* its lookup cursor moves */
@@ -291,14 +296,14 @@ struct copier {
 	int to;
 	uint64_t at; /* where the buffer goes in `to` */
 	size_t len;
-	struct uidl_hash *hash; /* fed everything written, if set */
+	struct content_hash *hash; /* fed everything written, if set */
 	char *buf;
 	uint64_t unflushed; /* start of what is written but not yet on its
 			     * way to the disk, for early writeback */
 };
 
-static struct copier copier_start(const struct job *j, int to, uint64_t at,
-				  struct uidl_hash *hash)
+static struct copier copier_start(const struct rewrite *j, int to, uint64_t at,
+				  struct content_hash *hash)
 {
 	return (struct copier){ .to = to, .at = at, .hash = hash, .buf = j->buf,
 				.unflushed = at };
@@ -328,7 +333,7 @@ static bool copier_flush(struct copier *c)
 	if (c->len == 0)
 		return true;
 	if (c->hash)
-		uidl_hash_update(c->hash, c->buf, c->len);
+		content_hash_update(c->hash, c->buf, c->len);
 	FAULT_POINT("copy block");
 	bool ok = pwrite_full(c->to, c->buf, c->len, c->at);
 	c->at += c->len;
@@ -362,7 +367,7 @@ static bool copier_add(struct copier *c, int from, uint64_t offset, uint64_t len
 }
 
 /* Adds the new text [from, to), from wherever it is now. */
-static bool copier_add_text(struct copier *c, const struct job *j,
+static bool copier_add_text(struct copier *c, const struct rewrite *j,
 			    uint64_t from, uint64_t to)
 {
 	while (from < to) {
@@ -378,7 +383,7 @@ static bool copier_add_text(struct copier *c, const struct job *j,
 }
 
 /* The new text [from, to) into its place in the mbox. */
-static bool write_text(const struct job *j, uint64_t from, uint64_t to)
+static bool write_text(const struct rewrite *j, uint64_t from, uint64_t to)
 {
 	struct copier c = copier_start(j, j->mbox, from, NULL);
 	bool ok = copier_add_text(&c, j, from, to) && copier_flush(&c);
@@ -386,31 +391,33 @@ static bool write_text(const struct job *j, uint64_t from, uint64_t to)
 	return ok;
 }
 
-static bool digest_of(int fd, uint64_t offset, uint64_t len, uint8_t out[16])
+static bool digest_of(int fd, uint64_t offset, uint64_t len,
+		      uint8_t out[CONTENT_DIGEST_SIZE])
 {
 	char buf[FINGERPRINT_SPAN];
-	struct uidl_hash h;
+	struct content_hash h;
 
 	if (!pread_full(fd, buf, (size_t)len, offset))
 		return false;
-	uidl_hash_init(&h);
-	uidl_hash_update(&h, buf, (size_t)len);
-	uidl_hash_final(&h, out);
+	content_hash_init(&h);
+	content_hash_update(&h, buf, (size_t)len);
+	content_hash_final(&h, out);
 	return true;
 }
 
 /* The digest of the last tail_len bytes of the new text. */
-static bool digest_new_tail(const struct job *j, uint8_t out[16])
+static bool digest_new_tail(const struct rewrite *j,
+			    uint8_t out[CONTENT_DIGEST_SIZE])
 {
 	const struct plan *p = j->plan;
 	struct copier c = copier_start(j, -1, 0, NULL);
-	struct uidl_hash h;
+	struct content_hash h;
 
 	if (!copier_add_text(&c, j, p->new_end - p->tail_len, p->new_end))
 		return false;
-	uidl_hash_init(&h);
-	uidl_hash_update(&h, c.buf, c.len);
-	uidl_hash_final(&h, out);
+	content_hash_init(&h);
+	content_hash_update(&h, c.buf, c.len);
+	content_hash_final(&h, out);
 	return true;
 }
 
@@ -433,16 +440,16 @@ static bool below_size_limit(uint64_t end)
 static void encode_slot(unsigned char *out, uint64_t seq, uint64_t done,
 			bool marked)
 {
-	uint8_t check[16];
-	struct uidl_hash h;
+	uint8_t check[CONTENT_DIGEST_SIZE];
+	struct content_hash h;
 
 	memcpy(out, slot_magic, 8);
 	le64_store(out + 8, seq);
 	le64_store(out + 16, done);
 	le64_store(out + 24, marked);
-	uidl_hash_init(&h);
-	uidl_hash_update(&h, out, 32);
-	uidl_hash_final(&h, check);
+	content_hash_init(&h);
+	content_hash_update(&h, out, 32);
+	content_hash_final(&h, check);
 	memcpy(out + 32, check, 8);
 }
 
@@ -462,7 +469,7 @@ static bool decode_slot(const unsigned char *in, uint64_t *seq, uint64_t *done,
 /* What is before `at` (and, if marked, the mark) is durable, so the next
  * step may overwrite its sources: the mbox is synced, then the journal
  * says so. */
-static bool checkpoint(struct job *j, uint64_t at, bool marked)
+static bool checkpoint(struct rewrite *j, uint64_t at, bool marked)
 {
 	unsigned char slot[SLOT_SIZE];
 	uint64_t seq = j->seq + 1;
@@ -482,7 +489,7 @@ static bool checkpoint(struct job *j, uint64_t at, bool marked)
 }
 
 /* The newest whole checkpoint that makes sense for the plan. */
-static bool read_checkpoint(struct job *j)
+static bool read_checkpoint(struct rewrite *j)
 {
 	const struct plan *p = j->plan;
 	unsigned char slots[SLOTS * SLOT_SIZE];
@@ -510,7 +517,7 @@ static bool read_checkpoint(struct job *j)
 
 /* The new text to the mbox, durably: the prefix from the journal, then
  * the windows.  Picks up where j->done says. */
-static bool move_text(struct job *j)
+static bool move_text(struct rewrite *j)
 {
 	struct plan *p = j->plan;
 	uint64_t at = j->done;
@@ -542,7 +549,7 @@ static bool move_text(struct job *j)
 /* The mark at new_end, durably, and a checkpoint saying so: from now on
  * recovery can tell a cut file from one not yet cut, whatever mail is
  * appended to it. */
-static bool mark_end(struct job *j)
+static bool mark_end(struct rewrite *j)
 {
 	const struct plan *p = j->plan;
 
@@ -552,7 +559,7 @@ static bool mark_end(struct job *j)
 }
 
 /* All of the rewrite: move, mark, cut. */
-static bool apply(struct job *j)
+static bool run_rewrite(struct rewrite *j)
 {
 	const struct plan *p = j->plan;
 
@@ -570,17 +577,17 @@ static bool apply(struct job *j)
 
 /* Header, runs, prefix, trailer and blank checkpoint slots (or one that
  * carries j->done over), made durable. */
-static bool write_journal(struct job *j, int fd)
+static bool write_journal(struct rewrite *j, int fd)
 {
 	const struct plan *p = j->plan;
 	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE];
 	unsigned char slots[SLOTS * SLOT_SIZE] = { 0 };
-	struct uidl_hash hash;
+	struct content_hash hash;
 	struct copier c = copier_start(j, fd, 0, &hash);
 	bool ok;
 
 	encode_header(p, header);
-	uidl_hash_init(&hash);
+	content_hash_init(&hash);
 	FAULT_POINT("journal header");
 	ok = ftruncate(fd, 0) == 0 && copier_put(&c, header, sizeof(header));
 	for (size_t i = 0; ok && i < p->count; i++) {
@@ -593,7 +600,7 @@ static bool write_journal(struct job *j, int fd)
 	     copier_flush(&c);
 	if (!ok)
 		return false;
-	uidl_hash_final(&hash, trailer);
+	content_hash_final(&hash, trailer);
 	memcpy(trailer + 16, trailer_magic, 8);
 	if (j->seq > 0)
 		encode_slot(slots + (j->seq % SLOTS) * SLOT_SIZE, j->seq, j->done,
@@ -646,7 +653,7 @@ static void clear_journal(int fd, const struct paths *p)
  * stays whole until the new one is (recovery uses this when mail arrived
  * after a crash and the text to write grows).  The new descriptor
  * replaces j->journal. */
-static bool replace_journal(struct job *j, const struct paths *p, const char *dir)
+static bool replace_journal(struct rewrite *j, const struct paths *p, const char *dir)
 {
 	if (unlink(p->temp) != 0 && errno != ENOENT)
 		return false;
@@ -692,23 +699,23 @@ static void make_mark(struct plan *p)
 	unsigned char *m = p->mark;
 
 	if (getrandom(m, MARK_SPAN, 0) != MARK_SPAN) {
-		struct uidl_hash h;
+		struct content_hash h;
 		struct timespec now;
-		uint8_t digest[16];
+		uint8_t digest[CONTENT_DIGEST_SIZE];
 		pid_t pid = getpid();
 		(void)clock_gettime(CLOCK_REALTIME, &now);
-		uidl_hash_init(&h);
-		uidl_hash_update(&h, &now, sizeof(now));
-		uidl_hash_update(&h, &pid, sizeof(pid));
-		uidl_hash_update(&h, p, offsetof(struct plan, fingerprint));
-		uidl_hash_final(&h, digest);
+		content_hash_init(&h);
+		content_hash_update(&h, &now, sizeof(now));
+		content_hash_update(&h, &pid, sizeof(pid));
+		content_hash_update(&h, p, offsetof(struct plan, fingerprint));
+		content_hash_final(&h, digest);
 		memcpy(m, digest, MARK_SPAN);
 	}
 	m[0] = '\0';
 }
 
 /* The mark, fingerprint and tail digest of a plan whose runs are set. */
-static bool seal_plan(struct job *j)
+static bool seal_plan(struct rewrite *j)
 {
 	struct plan *p = j->plan;
 	uint64_t after_mark = p->new_end + mark_len(p);
@@ -722,7 +729,7 @@ static bool seal_plan(struct job *j)
 }
 
 /* Fills in the plan for replacing [start, end of file) by the runs. */
-static bool plan_rewrite(struct job *j, uint64_t start,
+static bool plan_rewrite(struct rewrite *j, uint64_t start,
 			 const struct text_run *runs, size_t count)
 {
 	struct plan *p = j->plan;
@@ -763,9 +770,10 @@ static enum journal_result truncate_only(int mbox_fd, uint64_t start)
 	return JOURNAL_DONE;
 }
 
-static enum journal_result apply_and_clear(struct job *j, const struct paths *p)
+static enum journal_result rewrite_and_clear(struct rewrite *j,
+					     const struct paths *p)
 {
-	if (!apply(j)) {
+	if (!run_rewrite(j)) {
 		syslog(LOG_ERR, "mbox rewrite failed, journal %s kept for the "
 				"next session: %m", p->journal);
 		return JOURNAL_PENDING;
@@ -774,7 +782,7 @@ static enum journal_result apply_and_clear(struct job *j, const struct paths *p)
 	return JOURNAL_DONE;
 }
 
-static enum journal_result rewrite_with(struct job *j, const struct paths *p,
+static enum journal_result rewrite_with(struct rewrite *j, const struct paths *p,
 					const char *dir, uint64_t start,
 					const struct text_run *runs, size_t count)
 {
@@ -790,7 +798,7 @@ static enum journal_result rewrite_with(struct job *j, const struct paths *p,
 	}
 	j->prefix_in_journal = true;
 	j->prefix_offset = prefix_at(j->plan);
-	return apply_and_clear(j, p);
+	return rewrite_and_clear(j, p);
 }
 
 enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
@@ -799,7 +807,7 @@ enum journal_result journal_rewrite(int mbox_fd, const char *state_dir,
 {
 	struct paths p;
 	struct plan plan = { 0 };
-	struct job j = { .mbox = mbox_fd, .journal = -1, .plan = &plan,
+	struct rewrite j = { .mbox = mbox_fd, .journal = -1, .plan = &plan,
 			 .buf = buffer };
 	uint64_t text_len = 0;
 
@@ -838,7 +846,7 @@ static enum plan_read read_failed(void)
 }
 
 /* The runs, fed to the digest as they are read. */
-static enum plan_read read_runs(struct job *j, struct uidl_hash *hash)
+static enum plan_read read_runs(struct rewrite *j, struct content_hash *hash)
 {
 	struct plan *p = j->plan;
 
@@ -846,13 +854,13 @@ static enum plan_read read_runs(struct job *j, struct uidl_hash *hash)
 		unsigned char run[RUN_SIZE];
 		if (!pread_full(j->journal, run, sizeof(run), HEADER_SIZE + i * RUN_SIZE))
 			return read_failed();
-		uidl_hash_update(hash, run, sizeof(run));
+		content_hash_update(hash, run, sizeof(run));
 		p->owned[i] = (struct text_run){ le64_load(run), le64_load(run + 8) };
 	}
 	return PLAN_WHOLE;
 }
 
-static enum plan_read read_prefix(struct job *j, struct uidl_hash *hash)
+static enum plan_read read_prefix(struct rewrite *j, struct content_hash *hash)
 {
 	const struct plan *p = j->plan;
 
@@ -860,7 +868,7 @@ static enum plan_read read_prefix(struct job *j, struct uidl_hash *hash)
 		size_t n = (size_t)min_u64(p->prefix_len - done, COPY_BUFFER);
 		if (!pread_full(j->journal, j->buf, n, prefix_at(p) + done))
 			return read_failed();
-		uidl_hash_update(hash, j->buf, n);
+		content_hash_update(hash, j->buf, n);
 		done += n;
 	}
 	return PLAN_WHOLE;
@@ -869,11 +877,12 @@ static enum plan_read read_prefix(struct job *j, struct uidl_hash *hash)
 /* Reads the plan and checks that the journal is whole: header, runs and
  * prefix against the trailer's digest.  A disk error is not a torn
  * journal: that one must not be discarded. */
-static enum plan_read read_plan(struct job *j, uint64_t file_size)
+static enum plan_read read_plan(struct rewrite *j, uint64_t file_size)
 {
 	struct plan *p = j->plan;
-	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE], digest[16];
-	struct uidl_hash hash;
+	unsigned char header[HEADER_SIZE], trailer[TRAILER_SIZE];
+	unsigned char digest[CONTENT_DIGEST_SIZE];
+	struct content_hash hash;
 	enum plan_read r;
 
 	if (file_size < HEADER_SIZE)
@@ -884,16 +893,16 @@ static enum plan_read read_plan(struct job *j, uint64_t file_size)
 		return PLAN_TORN;
 	if (!set_runs(p, p->count, NULL))
 		return PLAN_IO_ERROR;
-	uidl_hash_init(&hash);
-	uidl_hash_update(&hash, header, sizeof(header));
+	content_hash_init(&hash);
+	content_hash_update(&hash, header, sizeof(header));
 	if ((r = read_runs(j, &hash)) != PLAN_WHOLE ||
 	    (r = read_prefix(j, &hash)) != PLAN_WHOLE)
 		return r;
-	uidl_hash_final(&hash, digest);
+	content_hash_final(&hash, digest);
 	if (!pread_full(j->journal, trailer, sizeof(trailer), trailer_at(p)) ||
 	    !read_checkpoint(j))
 		return read_failed();
-	return memcmp(digest, trailer, 16) == 0 &&
+	return memcmp(digest, trailer, CONTENT_DIGEST_SIZE) == 0 &&
 			       memcmp(trailer + 16, trailer_magic, 8) == 0 &&
 			       check_runs(p)
 		       ? PLAN_WHOLE
@@ -902,18 +911,18 @@ static enum plan_read read_plan(struct job *j, uint64_t file_size)
 
 /* Cases (a) and (b) of the comment at the top: nothing cut, the old
  * bytes after the mark's place still there. */
-static bool old_tail_present(const struct job *j, uint64_t size)
+static bool old_tail_present(const struct rewrite *j, uint64_t size)
 {
 	const struct plan *p = j->plan;
-	uint8_t now[16];
+	uint8_t now[CONTENT_DIGEST_SIZE];
 
 	return size >= p->old_end &&
 	       digest_of(j->mbox, p->new_end + mark_len(p), p->fingerprint_len, now) &&
-	       memcmp(now, p->fingerprint, 16) == 0;
+	       memcmp(now, p->fingerprint, CONTENT_DIGEST_SIZE) == 0;
 }
 
 /* Case (b) rather than (c): the mark is still at new_end. */
-static bool mark_present(const struct job *j, uint64_t size)
+static bool mark_present(const struct rewrite *j, uint64_t size)
 {
 	const struct plan *p = j->plan;
 	unsigned char now[MARK_SPAN];
@@ -924,20 +933,20 @@ static bool mark_present(const struct job *j, uint64_t size)
 }
 
 /* Case (c): the new text ends at new_end. */
-static bool new_tail_present(const struct job *j, uint64_t size)
+static bool new_tail_present(const struct rewrite *j, uint64_t size)
 {
 	const struct plan *p = j->plan;
-	uint8_t now[16];
+	uint8_t now[CONTENT_DIGEST_SIZE];
 
 	return size >= p->new_end &&
 	       digest_of(j->mbox, p->new_end - p->tail_len, p->tail_len, now) &&
-	       memcmp(now, p->tail, 16) == 0;
+	       memcmp(now, p->tail, CONTENT_DIGEST_SIZE) == 0;
 }
 
 enum recovery_case { NOT_CUT, CUT, CHANGED };
 
 /* Which of the cases at the top the file is in. */
-static enum recovery_case recovery_case(const struct job *j, uint64_t size)
+static enum recovery_case recovery_case(const struct rewrite *j, uint64_t size)
 {
 	if (!j->marked)
 		return old_tail_present(j, size) ? NOT_CUT : CHANGED;
@@ -948,7 +957,7 @@ static enum recovery_case recovery_case(const struct job *j, uint64_t size)
 
 /* Mail delivered after the crash lies beyond old_end: it becomes one more
  * run of the plan, in a new journal that carries the checkpoint over. */
-static bool extend(struct job *j, uint64_t size, const struct paths *paths,
+static bool extend(struct rewrite *j, uint64_t size, const struct paths *paths,
 		   const char *dir)
 {
 	struct plan *p = j->plan;
@@ -969,16 +978,16 @@ static bool extend(struct job *j, uint64_t size, const struct paths *paths,
 	return seal_plan(j) && replace_journal(j, paths, dir);
 }
 
-static bool finish(struct job *j, uint64_t size, const struct paths *paths,
-		   const char *dir)
+static bool finish_interrupted(struct rewrite *j, uint64_t size,
+			       const struct paths *paths, const char *dir)
 {
 	syslog(LOG_NOTICE, "%s: finishing an interrupted update", paths->journal);
 	if (size > j->plan->old_end && !extend(j, size, paths, dir))
 		return false;
-	return apply_and_clear(j, paths) == JOURNAL_DONE;
+	return rewrite_and_clear(j, paths) == JOURNAL_DONE;
 }
 
-static bool recover_from(struct job *j, const struct stat *jst,
+static bool recover_from(struct rewrite *j, const struct stat *jst,
 			 const struct paths *p, const char *dir)
 {
 	struct stat st;
@@ -1009,7 +1018,7 @@ static bool recover_from(struct job *j, const struct stat *jst,
 	uint64_t size = (uint64_t)st.st_size;
 	switch (recovery_case(j, size)) {
 	case NOT_CUT:
-		return finish(j, size, p, dir);
+		return finish_interrupted(j, size, p, dir);
 	case CUT:
 		clear_journal(j->journal, p);
 		return true;
@@ -1026,7 +1035,7 @@ bool journal_recover(int mbox_fd, const char *state_dir, void *buffer)
 	struct paths p;
 	struct stat jst;
 	struct plan plan = { 0 };
-	struct job j = { .mbox = mbox_fd, .plan = &plan, .buf = buffer };
+	struct rewrite j = { .mbox = mbox_fd, .plan = &plan, .buf = buffer };
 
 	if (!make_paths(&p, state_dir))
 		return false;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contenthash.h"
 #include "fileio.h"
 #include "journal.h"
 #include "mboxindex.h"
@@ -53,7 +54,7 @@ struct mailbox {
 	dev_t dev;
 	ino_t ino;
 	uint64_t indexed_end; /* the file's size when it was scanned */
-	uint8_t tail_digest[16];
+	uint8_t tail_digest[CONTENT_DIGEST_SIZE];
 	struct timespec mtime; /* when it was scanned */
 	uint64_t last_text_end; /* of the last message scanned */
 	bool appendable;  /* the last message ends with its separator */
@@ -194,24 +195,25 @@ static bool add_message(void *context, const struct scanned_message *sm)
 						.data = sm->data, .size = sm->size };
 	struct uidl_entry *id = &mb->ids[mb->count];
 	memset(id, 0, sizeof(*id));
-	memcpy(id->digest, sm->digest, 16);
+	memcpy(id->digest, sm->digest, CONTENT_DIGEST_SIZE);
 	if (sm->has_xuidl && !add_xuidl(mb, id, sm->xuidl))
 		return false;
 	mb->count++;
 	return true;
 }
 
-static bool tail_digest(int fd, uint64_t end, uint8_t digest[16])
+static bool tail_digest(int fd, uint64_t end,
+			uint8_t digest[CONTENT_DIGEST_SIZE])
 {
 	unsigned char buf[TAIL_CHECK];
 	size_t n = end < TAIL_CHECK ? (size_t)end : TAIL_CHECK;
-	struct uidl_hash h;
+	struct content_hash h;
 
 	if (!pread_full(fd, buf, n, end - n))
 		return false;
-	uidl_hash_init(&h);
-	uidl_hash_update(&h, buf, n);
-	uidl_hash_final(&h, digest);
+	content_hash_init(&h);
+	content_hash_update(&h, buf, n);
+	content_hash_final(&h, digest);
 	return true;
 }
 
@@ -262,7 +264,7 @@ static bool add_indexed(void *context, const struct index_record *r)
 	struct uidl_entry *id = &mb->ids[mb->count];
 	*id = (struct uidl_entry){ .xuidl_at = r->xuidl_at, .suffix = r->suffix,
 				   .use_xuidl = r->use_xuidl };
-	memcpy(id->digest, r->digest, 16);
+	memcpy(id->digest, r->digest, CONTENT_DIGEST_SIZE);
 	mb->count++;
 	return true;
 }
@@ -288,7 +290,7 @@ static bool same_time(const struct timespec *a, int64_t sec, int64_t nsec)
 static bool index_fits(struct mailbox *mb, const struct index_header *h,
 		       const struct stat *st)
 {
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 	uint64_t size = (uint64_t)st->st_size;
 
 	if (h->dev != (uint64_t)st->st_dev || h->ino != (uint64_t)st->st_ino ||
@@ -298,7 +300,7 @@ static bool index_fits(struct mailbox *mb, const struct index_header *h,
 			    : !h->appendable)
 		return false;
 	return tail_digest(mb->fd, h->size, digest) &&
-	       memcmp(digest, h->tail_digest, 16) == 0;
+	       memcmp(digest, h->tail_digest, CONTENT_DIGEST_SIZE) == 0;
 }
 
 /* Takes what the saved index says; returns the offset to scan on from
@@ -419,7 +421,7 @@ static void record_out(void *context, uint64_t i, struct index_record *r)
 				    .size = m->size, .suffix = id->suffix,
 				    .xuidl_at = id->xuidl_at,
 				    .use_xuidl = id->use_xuidl };
-	memcpy(r->digest, id->digest, 16);
+	memcpy(r->digest, id->digest, CONTENT_DIGEST_SIZE);
 }
 
 /* Best effort: a session works the same without it, only slower next
@@ -436,7 +438,7 @@ static void save_index(struct mailbox *mb)
 
 	if (!mb->state_dir || !mb->index_stale)
 		return;
-	memcpy(h.tail_digest, mb->tail_digest, 16);
+	memcpy(h.tail_digest, mb->tail_digest, CONTENT_DIGEST_SIZE);
 	if (index_save(mb->state_dir, &h, record_out, mb, mb->xuidl_pool,
 		       mb->retired))
 		mb->index_stale = false;
@@ -457,10 +459,14 @@ static enum mbox_status open_file(struct mailbox *mb)
 		mb->fd = open(mb->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	}
 	if (mb->fd < 0) {
-		if (errno == ENOENT)
+		int e = errno;
+		if (e == ENOENT)
 			return MBOX_OK;
 		syslog(LOG_ERR, "%s: open: %m", mb->path);
-		return errno == ELOOP || errno == EACCES ? MBOX_PERMFAIL : MBOX_TEMPFAIL;
+		/* A symlink, a directory, a file we may not read: an
+		 * administrator's mistake that retrying will not fix. */
+		return e == ELOOP || e == EACCES || e == EISDIR ? MBOX_PERMFAIL
+							       : MBOX_TEMPFAIL;
 	}
 	if (fstat(mb->fd, &st) != 0) {
 		syslog(LOG_ERR, "%s: fstat: %m", mb->path);
@@ -786,7 +792,7 @@ enum mbox_status mailbox_send(struct mailbox *mb, size_t msg,
 static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 {
 	struct stat now, path_now;
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 
 	if (fstat(mb->fd, &now) != 0 || lstat(mb->path, &path_now) != 0)
 		return false;
@@ -795,7 +801,7 @@ static bool unchanged_since_scan(struct mailbox *mb, size_t from)
 	    (uint64_t)now.st_size < mb->indexed_end)
 		return false;
 	return tail_digest(mb->fd, mb->indexed_end, digest) &&
-	       memcmp(digest, mb->tail_digest, 16) == 0 &&
+	       memcmp(digest, mb->tail_digest, CONTENT_DIGEST_SIZE) == 0 &&
 	       check_start(mb, mb->msgs[from].start);
 }
 

@@ -24,8 +24,9 @@
 #include <unistd.h>
 
 #include "byteorder.h"
+#include "contenthash.h"
 #include "fileio.h"
-#include "uidl.h"
+#include "params.h"
 
 #define INDEX_FILE "index"
 /* The index is written here, then swapped in (index_save). */
@@ -45,27 +46,27 @@ struct stream {
 	size_t len; /* bytes buffered */
 	size_t pos; /* reader: next byte in buf */
 	size_t hashed; /* reader: buf is hashed up to here */
-	struct uidl_hash hash;
+	struct content_hash hash;
 	unsigned char buf[65536];
 };
 
 /* The writer hashes a buffer at a time as it writes it out, like the
  * reader below: the checksum then costs a fraction of a cycle a byte. */
-static void flush(struct stream *w)
+static void stream_flush(struct stream *w)
 {
-	uidl_hash_update(&w->hash, w->buf, w->len);
+	content_hash_update(&w->hash, w->buf, w->len);
 	if (!w->failed)
 		w->failed = !write_full(w->fd, w->buf, w->len);
 	w->len = 0;
 }
 
-static void put(struct stream *w, const void *data, size_t n)
+static void stream_write(struct stream *w, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 
 	while (n > 0) {
 		if (w->len == sizeof(w->buf))
-			flush(w);
+			stream_flush(w);
 		size_t k = sizeof(w->buf) - w->len < n ? sizeof(w->buf) - w->len : n;
 		memcpy(w->buf + w->len, p, k);
 		w->len += k;
@@ -74,22 +75,22 @@ static void put(struct stream *w, const void *data, size_t n)
 	}
 }
 
-static void put_u64(struct stream *w, uint64_t v)
+static void stream_write_u64(struct stream *w, uint64_t v)
 {
 	unsigned char b[8];
 	le64_store(b, v);
-	put(w, b, 8);
+	stream_write(w, b, 8);
 }
 
 /* The reader hashes what it has consumed a buffer at a time, not field
  * by field: the checksum then costs about an instruction a byte. */
 static void hash_consumed(struct stream *r)
 {
-	uidl_hash_update(&r->hash, r->buf + r->hashed, r->pos - r->hashed);
+	content_hash_update(&r->hash, r->buf + r->hashed, r->pos - r->hashed);
 	r->hashed = r->pos;
 }
 
-static bool get(struct stream *r, void *data, size_t n)
+static bool stream_read(struct stream *r, void *data, size_t n)
 {
 	unsigned char *p = data;
 
@@ -113,10 +114,10 @@ static bool get(struct stream *r, void *data, size_t n)
 	return !r->failed;
 }
 
-static uint64_t get_u64(struct stream *r)
+static uint64_t stream_read_u64(struct stream *r)
 {
 	unsigned char b[8];
-	return get(r, b, 8) ? le64_load(b) : 0;
+	return stream_read(r, b, 8) ? le64_load(b) : 0;
 }
 
 /* ---- reading ---- */
@@ -125,18 +126,18 @@ static bool read_header(struct stream *r, struct index_header *h)
 {
 	unsigned char m[8];
 
-	if (!get(r, m, 8) || memcmp(m, magic, 8) != 0)
+	if (!stream_read(r, m, 8) || memcmp(m, magic, 8) != 0)
 		return false;
-	h->dev = get_u64(r);
-	h->ino = get_u64(r);
-	h->size = get_u64(r);
-	h->mtime_sec = (int64_t)get_u64(r);
-	h->mtime_nsec = (int64_t)get_u64(r);
-	get(r, h->tail_digest, 16);
-	h->count = get_u64(r);
-	h->pool_len = get_u64(r);
-	h->retired_count = get_u64(r);
-	h->appendable = get_u64(r) & 1;
+	h->dev = stream_read_u64(r);
+	h->ino = stream_read_u64(r);
+	h->size = stream_read_u64(r);
+	h->mtime_sec = (int64_t)stream_read_u64(r);
+	h->mtime_nsec = (int64_t)stream_read_u64(r);
+	stream_read(r, h->tail_digest, CONTENT_DIGEST_SIZE);
+	h->count = stream_read_u64(r);
+	h->pool_len = stream_read_u64(r);
+	h->retired_count = stream_read_u64(r);
+	h->appendable = stream_read_u64(r) & 1;
 	return !r->failed && h->count < MAX_RECORDS &&
 	       h->pool_len < UINT32_MAX && h->retired_count < MAX_RECORDS;
 }
@@ -145,21 +146,21 @@ static bool read_header(struct stream *r, struct index_header *h)
  * read at every login to a large maildrop. */
 /* The next n bytes where they lie in the buffer, or copied into scratch
  * when they straddle its end (a record in a thousand). */
-static const unsigned char *take(struct stream *r, unsigned char *scratch,
+static const unsigned char *stream_next(struct stream *r, unsigned char *scratch,
 				 size_t n)
 {
 	if (r->len - r->pos >= n) {
 		r->pos += n;
 		return r->buf + r->pos - n;
 	}
-	return get(r, scratch, n) ? scratch : NULL;
+	return stream_read(r, scratch, n) ? scratch : NULL;
 }
 
 static bool read_record(struct stream *r, struct index_record *rec,
 			uint64_t pool_len)
 {
 	unsigned char scratch[RECORD_BYTES];
-	const unsigned char *b = take(r, scratch, RECORD_BYTES);
+	const unsigned char *b = stream_next(r, scratch, RECORD_BYTES);
 
 	if (!b)
 		return false;
@@ -167,7 +168,7 @@ static bool read_record(struct stream *r, struct index_record *rec,
 	rec->data = le64_load(b + 8);
 	rec->length = le64_load(b + 16);
 	rec->size = le64_load(b + 24);
-	memcpy(rec->digest, b + 32, 16);
+	memcpy(rec->digest, b + 32, CONTENT_DIGEST_SIZE);
 	rec->suffix = le32_load(b + 48);
 	rec->xuidl_at = le32_load(b + 52);
 	rec->use_xuidl = b[56] != 0;
@@ -181,20 +182,21 @@ static bool read_record(struct stream *r, struct index_record *rec,
 static bool read_rest(struct stream *r, const struct index_header *h,
 		      char **pool, uint64_t **retired)
 {
-	uint8_t expected[16], found[16];
+	uint8_t expected[CONTENT_DIGEST_SIZE], found[CONTENT_DIGEST_SIZE];
 
 	*pool = malloc(h->pool_len + 1);
 	*retired = malloc((h->retired_count + 1) * sizeof(**retired));
-	if (!*pool || !*retired || !get(r, *pool, h->pool_len))
+	if (!*pool || !*retired || !stream_read(r, *pool, h->pool_len))
 		return false;
 	(*pool)[h->pool_len] = '\0';
 	for (uint64_t i = 0; i < h->retired_count; i++)
-		(*retired)[i] = get_u64(r);
+		(*retired)[i] = stream_read_u64(r);
 	hash_consumed(r);
-	uidl_hash_final(&r->hash, expected);
+	content_hash_final(&r->hash, expected);
 	unsigned char extra;
-	return get(r, found, 16) && memcmp(found, expected, 16) == 0 &&
-	       !get(r, &extra, 1);
+	return stream_read(r, found, CONTENT_DIGEST_SIZE) &&
+	       memcmp(found, expected, CONTENT_DIGEST_SIZE) == 0 &&
+	       !stream_read(r, &extra, 1);
 }
 
 static bool pool_is_sane(const char *pool, uint64_t len)
@@ -222,7 +224,7 @@ enum index_status index_load(const char *state_dir, struct index_header *h,
 		free(r);
 		return missing ? INDEX_MISSING : INDEX_UNUSABLE;
 	}
-	uidl_hash_init(&r->hash);
+	content_hash_init(&r->hash);
 	struct stat st;
 	/* A damaged count must not make the caller reserve room for it. */
 	if (fstat(r->fd, &st) == 0 && read_header(r, h) &&
@@ -255,17 +257,17 @@ enum index_status index_load(const char *state_dir, struct index_header *h,
 
 static void write_header(struct stream *w, const struct index_header *h)
 {
-	put(w, magic, 8);
-	put_u64(w, h->dev);
-	put_u64(w, h->ino);
-	put_u64(w, h->size);
-	put_u64(w, (uint64_t)h->mtime_sec);
-	put_u64(w, (uint64_t)h->mtime_nsec);
-	put(w, h->tail_digest, 16);
-	put_u64(w, h->count);
-	put_u64(w, h->pool_len);
-	put_u64(w, h->retired_count);
-	put_u64(w, h->appendable ? 1 : 0);
+	stream_write(w, magic, 8);
+	stream_write_u64(w, h->dev);
+	stream_write_u64(w, h->ino);
+	stream_write_u64(w, h->size);
+	stream_write_u64(w, (uint64_t)h->mtime_sec);
+	stream_write_u64(w, (uint64_t)h->mtime_nsec);
+	stream_write(w, h->tail_digest, CONTENT_DIGEST_SIZE);
+	stream_write_u64(w, h->count);
+	stream_write_u64(w, h->pool_len);
+	stream_write_u64(w, h->retired_count);
+	stream_write_u64(w, h->appendable ? 1 : 0);
 }
 
 /* Encoded whole and handed over in one piece, for the same reason. */
@@ -277,12 +279,12 @@ static void write_record(struct stream *w, const struct index_record *rec)
 	le64_store(b + 8, rec->data);
 	le64_store(b + 16, rec->length);
 	le64_store(b + 24, rec->size);
-	memcpy(b + 32, rec->digest, 16);
+	memcpy(b + 32, rec->digest, CONTENT_DIGEST_SIZE);
 	le32_store(b + 48, rec->suffix);
 	le32_store(b + 52, rec->xuidl_at);
 	b[56] = rec->use_xuidl;
 	if (sizeof(w->buf) - w->len < sizeof(b)) {
-		put(w, b, sizeof(b));
+		stream_write(w, b, sizeof(b));
 		return;
 	}
 	memcpy(w->buf + w->len, b, sizeof(b)); /* a fixed size: no call */
@@ -293,21 +295,21 @@ static bool write_index(struct stream *w, const struct index_header *h,
 			index_record_out record, void *context, const char *pool,
 			const uint64_t *retired)
 {
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 
-	uidl_hash_init(&w->hash);
+	content_hash_init(&w->hash);
 	write_header(w, h);
 	for (uint64_t i = 0; i < h->count && !w->failed; i++) {
 		struct index_record rec;
 		record(context, i, &rec);
 		write_record(w, &rec);
 	}
-	put(w, pool, h->pool_len);
+	stream_write(w, pool, h->pool_len);
 	for (uint64_t i = 0; i < h->retired_count; i++)
-		put_u64(w, retired[i]);
-	flush(w);
-	uidl_hash_final(&w->hash, digest);
-	put(w, digest, 16);
+		stream_write_u64(w, retired[i]);
+	stream_flush(w);
+	content_hash_final(&w->hash, digest);
+	stream_write(w, digest, CONTENT_DIGEST_SIZE);
 	if (!w->failed)
 		w->failed = !write_full(w->fd, w->buf, w->len);
 	return !w->failed;

@@ -20,13 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contenthash.h"
+
 struct index_header {
 	uint64_t dev;
 	uint64_t ino;
 	uint64_t size; /* the mbox was indexed up to here */
 	int64_t mtime_sec;
 	int64_t mtime_nsec;
-	uint8_t tail_digest[16]; /* of the last 4096 bytes before size */
+	/* of the last 4096 bytes before size */
+	uint8_t tail_digest[CONTENT_DIGEST_SIZE];
 	uint64_t count;
 	uint64_t pool_len;      /* bytes of X-UIDL texts */
 	uint64_t retired_count; /* ids of deleted messages */
@@ -38,7 +41,7 @@ struct index_record {
 	uint64_t data;
 	uint64_t length;
 	uint64_t size;
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 	uint32_t suffix;
 	uint32_t xuidl_at; /* 1 + offset in the pool, or 0 */
 	bool use_xuidl;

@@ -97,7 +97,7 @@ struct scanner {
 	uint64_t crlf_at_data;
 	uint64_t body_start;
 	bool have_body;
-	struct uidl_hash hash;
+	struct content_hash hash;
 	struct scanned_message msg;
 };
 
@@ -282,7 +282,7 @@ static void flush_run(struct scanner *s, size_t upto)
 {
 	if (!s->in_run)
 		return;
-	uidl_hash_update(&s->hash, s->buf + s->run_start, upto - s->run_start);
+	content_hash_update(&s->hash, s->buf + s->run_start, upto - s->run_start);
 	s->in_run = false;
 }
 
@@ -331,7 +331,7 @@ static void begin_message(struct scanner *s, size_t index)
 	s->capture = CAPTURE_NONE;
 	s->subject[0] = '\0';
 	s->have_body = false;
-	uidl_hash_init(&s->hash);
+	content_hash_init(&s->hash);
 }
 
 static void finish_digest(struct scanner *s, uint64_t content_end)
@@ -343,8 +343,8 @@ static void finish_digest(struct scanner *s, uint64_t content_end)
 		body = content_end - s->body_start;
 	for (int i = 0; i < 8; i++)
 		le[i] = (unsigned char)(body >> (8 * i));
-	uidl_hash_update(&s->hash, le, sizeof(le));
-	uidl_hash_final(&s->hash, s->msg.digest);
+	content_hash_update(&s->hash, le, sizeof(le));
+	content_hash_final(&s->hash, s->msg.digest);
 }
 
 /* Ends the current message, whose text ends at buf[end_index]; the
@@ -379,7 +379,7 @@ static enum step step_from_line(struct scanner *s)
 	unsigned char *lf = memchr(start, '\n', s->len - s->pos);
 	size_t end = lf ? (size_t)(lf - s->buf) : s->len;
 
-	uidl_hash_update(&s->hash, start, end - s->pos);
+	content_hash_update(&s->hash, start, end - s->pos);
 	if (!lf) {
 		s->pos = s->len;
 		return STEP_NEED_DATA;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "contenthash.h"
 #include "params.h"
 
 struct scanned_message {
@@ -20,7 +21,7 @@ struct scanned_message {
 	uint64_t data;   /* offset of the first header byte */
 	uint64_t length; /* octets of message text in the file */
 	uint64_t size;   /* octets RETR sends: each LF as CRLF, final CRLF */
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 	bool has_xuidl;
 	bool uw_internal; /* UW-IMAP's "FOLDER INTERNAL DATA" pseudo-message */
 	char xuidl[MAX_UIDL_LENGTH + 1];

@@ -85,7 +85,7 @@ bool netio_flush(struct netio *io)
 
 /* Client bytes are wiped as soon as they are used: PASS and AUTH lines
  * carry passwords, and the pre-login process must not keep them for a
- * later compromise to find (issue 5).  Telling those lines apart here
+ * later compromise to find.  Telling those lines apart here
  * would mean parsing commands twice; a memset per input byte is cheap. */
 static void consume(struct netio *io, size_t n)
 {

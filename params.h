@@ -47,10 +47,11 @@ _Static_assert((long long)MAX_TIMEOUT_SECONDS * 1000 <= INT_MAX,
 /* As for names: more than a PASS line can carry (RFC 2449 4), so AUTH
  * PLAIN, which could carry more, accepts no password PASS could not. */
 #define MAX_PASSWORD 255
-_Static_assert(MAX_COMMAND_LINE <= MAX_USER_NAME + 1 &&
-		       MAX_COMMAND_LINE <= MAX_PASSWORD + 1,
-	       "a USER or PASS argument, shorter than its command line, "
-	       "always fits the name or password buffer");
+_Static_assert(MAX_COMMAND_LINE <= MAX_USER_NAME + 1,
+	       "a USER argument, shorter than its command line, always fits "
+	       "the user name buffer");
+_Static_assert(MAX_COMMAND_LINE <= MAX_PASSWORD + 1,
+	       "a PASS argument always fits the password buffer");
 /* RFC 4616 2: AUTH PLAIN's decoded message, authzid NUL authcid NUL
  * password, with both names limited like user names. */
 #define MAX_SASL_PLAIN (2 * MAX_USER_NAME + MAX_PASSWORD + 2)

@@ -36,6 +36,7 @@
 #include "params.h"
 #include "peer.h"
 #include "reply.h"
+#include "sasl.h"
 #include "session.h"
 #include "statedir.h"
 #include "transaction.h"
@@ -51,12 +52,19 @@ enum arg_shape {
 	ARG_MESSAGE_LINES, /* TOP: message number, line count */
 };
 
+/* How much of a command line the --debug trace shows. */
+enum trace_shape {
+	TRACE_ALL,       /* the whole line */
+	TRACE_KEYWORD,   /* the keyword only: the arguments are secret */
+	TRACE_MECHANISM, /* also a supported SASL mechanism named first */
+};
+
 struct command {
 	const char *name;
 	command_handler *handler;
 	unsigned states;
 	enum arg_shape shape;
-	bool secret; /* arguments never traced */
+	enum trace_shape trace;
 };
 
 /* ---- the command table ---- */
@@ -84,7 +92,7 @@ static enum next cmd_capa(struct session *s, const struct args *a)
  * Every command the server knows.  A new command is registered in each of
  * these places, or a client, a reader or a test will miss it:
  *   - this table: keyword, handler (authorization.c or transaction.c, or
- *     here when it serves both states), states, argument shape, secret;
+ *     here when it serves both states), states, argument shape, trace;
  *   - cmd_capa above, when RFC 2449 has a capability that advertises it;
  *   - man/pop3-stdio.8, the "Commands:" list in DESCRIPTION;
  *   - tests/fuzz/session.dict, so that the session fuzzer tries it;
@@ -95,19 +103,20 @@ static enum next cmd_capa(struct session *s, const struct args *a)
  * the dispatcher.
  */
 static const struct command commands[] = {
-	{ "USER", cmd_user, STATE_AUTHORIZATION, ARG_NAME, false },
-	{ "PASS", cmd_pass, STATE_AUTHORIZATION, ARG_TEXT, true },
-	{ "AUTH", cmd_auth, STATE_AUTHORIZATION, ARG_OPTIONAL_TEXT, true },
-	{ "CAPA", cmd_capa, BOTH_STATES, ARG_NONE, false },
-	{ "QUIT", cmd_quit, BOTH_STATES, ARG_NONE, false },
-	{ "STAT", cmd_stat, STATE_TRANSACTION, ARG_NONE, false },
-	{ "LIST", cmd_list, STATE_TRANSACTION, ARG_OPTIONAL_MESSAGE, false },
-	{ "RETR", cmd_retr, STATE_TRANSACTION, ARG_MESSAGE, false },
-	{ "DELE", cmd_dele, STATE_TRANSACTION, ARG_MESSAGE, false },
-	{ "NOOP", cmd_noop, STATE_TRANSACTION, ARG_NONE, false },
-	{ "RSET", cmd_rset, STATE_TRANSACTION, ARG_NONE, false },
-	{ "TOP", cmd_top, STATE_TRANSACTION, ARG_MESSAGE_LINES, false },
-	{ "UIDL", cmd_uidl, STATE_TRANSACTION, ARG_OPTIONAL_MESSAGE, false },
+	{ "USER", cmd_user, STATE_AUTHORIZATION, ARG_NAME, TRACE_ALL },
+	{ "PASS", cmd_pass, STATE_AUTHORIZATION, ARG_TEXT, TRACE_KEYWORD },
+	{ "AUTH", cmd_auth, STATE_AUTHORIZATION, ARG_OPTIONAL_TEXT,
+	  TRACE_MECHANISM },
+	{ "CAPA", cmd_capa, BOTH_STATES, ARG_NONE, TRACE_ALL },
+	{ "QUIT", cmd_quit, BOTH_STATES, ARG_NONE, TRACE_ALL },
+	{ "STAT", cmd_stat, STATE_TRANSACTION, ARG_NONE, TRACE_ALL },
+	{ "LIST", cmd_list, STATE_TRANSACTION, ARG_OPTIONAL_MESSAGE, TRACE_ALL },
+	{ "RETR", cmd_retr, STATE_TRANSACTION, ARG_MESSAGE, TRACE_ALL },
+	{ "DELE", cmd_dele, STATE_TRANSACTION, ARG_MESSAGE, TRACE_ALL },
+	{ "NOOP", cmd_noop, STATE_TRANSACTION, ARG_NONE, TRACE_ALL },
+	{ "RSET", cmd_rset, STATE_TRANSACTION, ARG_NONE, TRACE_ALL },
+	{ "TOP", cmd_top, STATE_TRANSACTION, ARG_MESSAGE_LINES, TRACE_ALL },
+	{ "UIDL", cmd_uidl, STATE_TRANSACTION, ARG_OPTIONAL_MESSAGE, TRACE_ALL },
 };
 
 /* ---- the dispatcher ---- */
@@ -218,27 +227,47 @@ static bool check_arguments(struct session *s, enum arg_shape shape,
 	return false;
 }
 
+/* RFC 1939 3: keywords are three or four characters. */
+#define MAX_KEYWORD 4
+
+/* How many bytes of the line the trace shows: a mechanism AUTH supports
+ * (never a client's guess at one, which may be its credentials), only the
+ * keyword of PASS, and only a keyword's worth of a line that names no
+ * command, which may be a PASS gone wrong ("PASS\tpw", " PASS pw"). */
+static size_t traced_length(const struct command *c, const char *line,
+			    size_t len)
+{
+	if (!c)
+		return len < MAX_KEYWORD ? len : MAX_KEYWORD;
+	size_t keyword = strlen(c->name);
+	if (c->trace == TRACE_ALL || len <= keyword)
+		return len;
+	if (c->trace == TRACE_MECHANISM) {
+		const char *mech = line + keyword + 1;
+		const char *end = memchr(mech, ' ', len - keyword - 1);
+		size_t mech_len = end ? (size_t)(end - mech) : len - keyword - 1;
+		if (sasl_mechanism_supported(mech, mech_len))
+			return keyword + 1 + mech_len;
+	}
+	return keyword;
+}
+
 static void trace_command(const struct session *s, const struct command *c,
 			  const char *line, size_t len)
 {
-	char masked[8 + sizeof(" ********")];
+	char masked[MAX_COMMAND_LINE + sizeof(" ********")];
+	size_t shown = traced_length(c, line, len);
 
-	if (c && !c->secret) {
+	if (shown >= len) {
 		session_trace(s, "C:", line, len);
 		return;
 	}
-	/* PASS and AUTH arguments are never traced; nor is the rest of a line
-	 * that names no command, which may be a PASS gone wrong ("PASS\tpw",
-	 * " PASS pw"): only a keyword's worth of it is shown. */
-	const char *word = c ? c->name : line;
-	size_t word_len = c ? strlen(c->name) : len < 4 ? len : 4;
-	if (len <= word_len) {
-		session_trace(s, "C:", line, len);
-		return;
-	}
-	memcpy(masked, word, word_len);
-	memcpy(masked + word_len, " ********", 9);
-	session_trace(s, "C:", masked, word_len + 9);
+	/* A known keyword is shown as the table spells it. */
+	memcpy(masked, line, shown);
+	if (c)
+		memcpy(masked, c->name, strlen(c->name));
+	memcpy(masked + shown, " ********", 9);
+	session_trace(s, "C:", masked, shown + 9);
 }
 
 /* The handler a command line asks for, once the line, the state and the
@@ -365,7 +394,7 @@ static enum next enter_transaction(struct session *s, const char *state_dir)
 	case MBOX_OK:
 		s->state = STATE_TRANSACTION;
 		reply_ok(s, "maildrop has %zu messages (%" PRIu64 " octets)",
-		   mailbox_live_count(s->mailbox), mailbox_live_octets(s->mailbox));
+			 mailbox_live_count(s->mailbox), mailbox_live_octets(s->mailbox));
 		return NEXT_COMMAND;
 	case MBOX_IN_USE:
 		reply_err(s, "IN-USE", "maildrop is in use by another POP3 session");

@@ -4,6 +4,7 @@
 #include "sasl.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 
@@ -54,6 +55,11 @@ bool base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
 	}
 	*out_len = o;
 	return true;
+}
+
+bool sasl_mechanism_supported(const char *name, size_t len)
+{
+	return len == 5 && strncasecmp(name, "PLAIN", 5) == 0;
 }
 
 bool sasl_plain_parse(const char *in, size_t len,

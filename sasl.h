@@ -24,6 +24,10 @@ struct plain_credentials {
 bool base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
 		   size_t *out_len);
 
+/* The mechanisms AUTH accepts (RFC 5034 4: names compare without case):
+ * PLAIN only. */
+bool sasl_mechanism_supported(const char *name, size_t len);
+
 /* in is the client's base64 line ("=" is an empty response). */
 bool sasl_plain_parse(const char *in, size_t len,
 		      struct plain_credentials *creds);

@@ -113,7 +113,8 @@ none:
 	out[0] = '\0';
 }
 
-
+/* The user side of the policy, after the privilege switch: what root
+ * prepared must still be a private directory of ours. */
 bool statedir_ready(const char *dir)
 {
 	struct stat st;

@@ -15,7 +15,7 @@ enum next cmd_stat(struct session *s, const struct args *a)
 {
 	(void)a;
 	reply_ok(s, "%zu %" PRIu64, mailbox_live_count(s->mailbox),
-	   mailbox_live_octets(s->mailbox));
+		 mailbox_live_octets(s->mailbox));
 	return NEXT_COMMAND;
 }
 
@@ -28,7 +28,7 @@ enum next cmd_list(struct session *s, const struct args *a)
 		return NEXT_COMMAND;
 	}
 	reply_ok(s, "%zu messages (%" PRIu64 " octets)", mailbox_live_count(mb),
-	   mailbox_live_octets(mb));
+		 mailbox_live_octets(mb));
 	for (size_t i = 0; i < mailbox_count(mb); i++)
 		if (!mailbox_is_deleted(mb, i))
 			reply_listing_size(s, i + 1, mailbox_size(mb, i));
@@ -73,7 +73,7 @@ static enum next send_message(struct session *s, size_t msg, uint64_t lines,
 		return NEXT_COMMAND;
 	case MBOX_CHANGED:
 		reply_err(s, "SYS/TEMP", "message unavailable: the maildrop was changed "
-				   "by another program");
+					 "by another program");
 		return NEXT_COMMAND;
 	case MBOX_GONE:
 		s->end_reason = "client went away";
@@ -120,7 +120,7 @@ enum next cmd_rset(struct session *s, const struct args *a)
 	(void)a;
 	mailbox_undelete_all(s->mailbox);
 	reply_ok(s, "maildrop has %zu messages (%" PRIu64 " octets)",
-	   mailbox_live_count(s->mailbox), mailbox_live_octets(s->mailbox));
+		 mailbox_live_count(s->mailbox), mailbox_live_octets(s->mailbox));
 	return NEXT_COMMAND;
 }
 
@@ -140,22 +140,22 @@ enum next cmd_quit(struct session *s, const struct args *a)
 		s->deleted = marked;
 		s->exit_status = 0;
 		reply_ok(s, "bye, %zu messages deleted, %zu left", marked,
-		   mailbox_live_count(s->mailbox));
+			 mailbox_live_count(s->mailbox));
 		break;
 	case MBOX_CHANGED:
 		reply_err(s, "SYS/TEMP", "the maildrop was changed by another program; "
-				   "nothing deleted, try again");
+					 "nothing deleted, try again");
 		break;
 	case MBOX_PERMFAIL:
 		reply_err(s, "SYS/PERM", "the maildrop cannot be updated; nothing deleted");
 		break;
 	case MBOX_UNFINISHED:
 		reply_err(s, "SYS/TEMP", "the update was interrupted by an I/O error; it "
-				   "will be completed at the next login");
+					 "will be completed at the next login");
 		break;
 	default:
 		reply_err(s, "SYS/TEMP", "the maildrop could not be updated; try again "
-				   "later");
+					 "later");
 		break;
 	}
 	return NEXT_CLOSE;

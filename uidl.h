@@ -1,9 +1,8 @@
 /*
- * Unique-ids for RFC 1939 UIDL: a 128-bit hash of the parts of a message
- * that nobody rewrites, and the pass that makes the ids unique in a maildrop.
- *
- * The hash is not cryptographic; it only has to tell honest messages apart.
- * Uniqueness never depends on it: equal ids get a "-N" suffix.
+ * Unique-ids for RFC 1939 UIDL: the content hash (contenthash.h) of the
+ * parts of a message that nobody rewrites, and the pass that makes the ids
+ * unique in a maildrop.  Uniqueness never depends on the hash: equal ids
+ * get a "-N" suffix.
  */
 #ifndef UIDL_H
 #define UIDL_H
@@ -12,28 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contenthash.h"
 #include "params.h"
-
-/* Four lanes over 32-byte stripes: independent multiplications, so the
- * processor overlaps them and a byte costs a fraction of a cycle. */
-#define UIDL_HASH_STRIPE 32
-struct uidl_hash {
-	uint64_t lane[4];
-	unsigned char pending[UIDL_HASH_STRIPE]; /* not yet a whole stripe */
-	unsigned pending_len;
-	uint64_t length;
-};
-
-void uidl_hash_init(struct uidl_hash *h);
-void uidl_hash_update(struct uidl_hash *h, const void *data, size_t len);
-void uidl_hash_final(struct uidl_hash *h, uint8_t digest[16]);
 
 /* RFC 1939 7: 1 to 70 characters in 0x21..0x7E. */
 bool uidl_is_valid(const char *text, size_t len);
 
 /* What the uniqueness pass needs to know of each message, and what it sets. */
 struct uidl_entry {
-	uint8_t digest[16];
+	uint8_t digest[CONTENT_DIGEST_SIZE];
 	uint32_t xuidl_at;      /* 1 + offset of a valid X-UIDL value in the
 				 * caller's pool of such texts, or 0 */
 	uint32_t suffix : 31;   /* out: 0, or N for "<id>-N" */

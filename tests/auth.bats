@@ -502,10 +502,25 @@ malformed_plain() {
 	grep -qx 'C: USER carol' "$WORLD/err"
 	grep -qx 'S: +OK send PASS' "$WORLD/err"
 	grep -qx 'C: PASS \*\*\*\*\*\*\*\*' "$WORLD/err"
-	grep -qx 'C: AUTH \*\*\*\*\*\*\*\*' "$WORLD/err"
+	# AUTH keeps the mechanism the client chose; its data is masked, on
+	# the command line and on a continuation line alike
+	grep -qx 'C: AUTH PLAIN \*\*\*\*\*\*\*\*' "$WORLD/err2"
+	grep -qx 'C: AUTH PLAIN' "$WORLD/err3"
+	grep -qx 'C: \*\*\*\*\*\*\*\*' "$WORLD/err3"
 	grep -q 'login: user carol' "$WORLD/err"
 	# ... the secrets are not, not even in part
 	refute grep -F -e "$pw" -e "$b1" -e "$b2" -e "${b1:0:12}" -e "${b2:4:12}" -e 'Tr0ub' "$WORLD/err"
+}
+
+@test "--debug shows no AUTH argument but a supported mechanism, so credentials sent in its place stay hidden" {
+	local pw='Sekr1t-Mechanism' b
+	add_user carol "$pw"
+	b=$(plain '' carol "$pw")
+	pop3 -d -- "AUTH $b" "AUTH X-$pw" "auth plain $b" "QUIT" >"$WORLD/out" 2>"$WORLD/err"
+	[ "$(grep -cx 'C: AUTH \*\*\*\*\*\*\*\*' "$WORLD/err")" -eq 2 ]
+	grep -qx 'C: AUTH plain \*\*\*\*\*\*\*\*' "$WORLD/err"
+	grep -q 'login: user carol' "$WORLD/err"
+	refute grep -F -e "$pw" -e "$b" -e "${b:0:12}" "$WORLD/err"
 }
 
 @test "--debug does not show a password on a malformed PASS line either" {
