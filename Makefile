@@ -52,7 +52,8 @@ endif
 
 SOURCES = pop3-stdio.c options.c reply.c authorization.c transaction.c statedir.c mailbox.c \
 	mboxscan.c mboxindex.c wiretext.c journal.c uidl.c contenthash.c auth.c \
-	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c peer.c fault.c
+	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c peer.c fault.c \
+	proxyproto.c
 HEADERS = $(wildcard *.h)
 OBJECTS = $(SOURCES:%.c=$(BUILD)/%.o)
 FAULT_OBJECTS = $(SOURCES:%.c=$(FAULT_BUILD)/%.o)
