@@ -117,7 +117,7 @@ bench: pop3-stdio
 # The crash points are compiled in (fault.h; without $$POP3_FAULT_KILL_AT
 # they do nothing), and the update's windows may be as small as 64 bytes
 # (params.h), so that small inputs reach the windowed update.
-FUZZ_TARGETS = session mbox blocklist passwd sasl update
+FUZZ_TARGETS = session mbox blocklist passwd sasl update proxy
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -118,11 +118,12 @@ const char *proxy_parse_v1(const char *line, size_t len,
 	if (len < sizeof(signature) - 1 ||
 	    memcmp(line, signature, sizeof(signature) - 1) != 0)
 		return "not a PROXY header";
-	if (len < 2 || line[len - 1] != '\n' || line[len - 2] != '\r')
+	if (line[len - 1] != '\n' || line[len - 2] != '\r')
 		return "not ended by CRLF";
 	size_t body = len - 2;
-	if (memchr(line, '\n', body) || memchr(line, '\r', body))
-		return "CR or LF inside the header";
+	for (size_t i = 0; i < body; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+			return "control or 8-bit byte in the header";
 	/* proxy-protocol.txt 2.1: after UNKNOWN the receiver ignores
 	 * everything up to the CRLF. */
 	static const char unknown[] = "PROXY UNKNOWN";
@@ -234,30 +235,27 @@ static bool net_contains(const struct proxy_net *net, int family,
 	return ((net->addr[bits / 8] ^ addr[bits / 8]) & mask) == 0;
 }
 
-bool trusted_proxies_match(const struct trusted_proxies *list,
-			   const struct sockaddr *sa, socklen_t len)
+static bool list_contains(const struct trusted_proxies *list, int family,
+			  const unsigned char *addr)
 {
-	unsigned char addr[16];
-	int family = sa->sa_family;
-
-	if (family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (family == AF_INET6 &&
-		   len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		const struct in6_addr *a6 =
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		/* A dual-stack listener shows an IPv4 proxy as ::ffff:a.b.c.d. */
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			family = AF_INET;
-			memcpy(addr, &a6->s6_addr[12], 4);
-		} else {
-			memcpy(addr, a6, 16);
-		}
-	} else {
-		return false;
-	}
 	for (size_t i = 0; i < list->count; i++)
 		if (net_contains(&list->nets[i], family, addr))
 			return true;
 	return false;
+}
+
+bool trusted_proxies_match(const struct trusted_proxies *list,
+			   const struct sockaddr *sa, socklen_t len)
+{
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+		return list_contains(list, AF_INET,
+				     (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
+	if (sa->sa_family != AF_INET6 || len < (socklen_t)sizeof(struct sockaddr_in6))
+		return false;
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	/* A dual-stack listener shows an IPv4 proxy as ::ffff:a.b.c.d: either
+	 * spelling in the list names it. */
+	return list_contains(list, AF_INET6, a6->s6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(a6) &&
+		list_contains(list, AF_INET, &a6->s6_addr[12]));
 }
