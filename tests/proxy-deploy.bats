@@ -13,9 +13,9 @@ setup_file() {
 	INSTALLED=$(mktemp -d /tmp/pop3-proxy-install.XXXXXX)
 	export INSTALLED
 	local flavour=() built
-	built=$(cat "$TOP/build/flavour" 2>/dev/null || echo release)
+	built=$(cat "$REPO/build/flavour" 2>/dev/null || echo release)
 	[ "$built" = sanitize ] && flavour=(SANITIZE=1)
-	MAKEFLAGS= make -s -C "$TOP" install DESTDIR="$INSTALLED" "${flavour[@]}" \
+	MAKEFLAGS= make -s -C "$REPO" install DESTDIR="$INSTALLED" "${flavour[@]}" \
 		>"$INSTALLED.log" 2>&1 || { cat "$INSTALLED.log"; return 1; }
 	SHARE="$INSTALLED/usr/local/share/pop3-stdio"
 	export SHARE

@@ -41,7 +41,7 @@ connect() {
 	args+=(--debug)
 	[ -z "$trusted" ] || args+=(--trusted-proxies="$trusted")
 	status=0
-	"$PYTHON" "$TOP/tests/proxy-connect" "${helper_opts[@]}" "$OUT" -- \
+	"$PYTHON" "$REPO/tests/proxy-connect" "${helper_opts[@]}" "$OUT" -- \
 		"$POP3" "${args[@]}" 2>"$LOG" || status=$?
 }
 

@@ -72,7 +72,7 @@ backend_wrapper() {
 start_host_a() {
 	local wrapper conf="$WORLD/xinetd-a.conf" out
 	wrapper=$(backend_wrapper a) || return 1
-	out=$(subst "$TOP/xinetd.d/pop3-stdio-proxied" \
+	out=$(subst "$REPO/xinetd.d/pop3-stdio-proxied" \
 		"$(printf '\tbind\t\t= 10.0.0.11')" "$(printf '\tbind\t\t= 10.231.1.2')" \
 		"$(printf 'only_from\t= 10.0.0.1')" "$(printf 'only_from\t= 10.231.1.1')" \
 		"/usr/local/sbin/pop3-stdio" "$wrapper" \

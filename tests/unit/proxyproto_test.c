@@ -1,24 +1,21 @@
 /*
  * Unit tests of the PROXY v1 header parser and the --trusted-proxies
  * list (proxyproto.c), against haproxy's proxy-protocol.txt section 2.1.
- * Prints one line per failed case; exit status 1 when any failed.
+ * Every failed case is printed (tests/unit/check.h); the exit status says
+ * whether any failed.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "proxyproto.h"
 
-static int failures;
-
-static void check(int ok, const char *what, const char *detail)
-{
-	if (!ok) {
-		printf("FAIL: %s: %s\n", what, detail);
-		failures++;
-	}
-}
+/* check(condition, case, detail): a CHECK naming the case, and what went
+ * wrong when it failed. */
+#define check(cond, what, detail)                                              \
+	((void)(CHECK_CASE(cond, what) || (printf("\t%s\n", (detail)), false)))
 
 static const char *parse(const char *line, struct proxy_header *h)
 {
@@ -192,6 +189,5 @@ int main(void)
 	accepts_unknown();
 	refuses_malformed();
 	trusted_list();
-	printf("proxyproto: %s\n", failures ? "FAILED" : "all passed");
-	return failures ? 1 : 0;
+	return check_summary();
 }
