@@ -127,7 +127,18 @@ teardown_file() {
 	pid=$(sed -n 's/^pop3-stdio\[\([0-9]*\)\]: connection from 10\.231\.3\.2 port [0-9]* via proxy 10\.231\.1\.1$/\1/p' \
 		"$WORLD/backend-a.log" | tail -n 1)
 	[ -n "$pid" ] || { cat "$WORLD/backend-a.log"; return 1; }
-	grep -q "^pop3-stdio\[$pid\]: login failed: user alice: bad password" "$WORLD/backend-a.log"
+	grep -q "^pop3-stdio\[$pid\]: login failed: user alice: bad password; client 10\.231\.3\.2\$" \
+		"$WORLD/backend-a.log"
+	# The shipped fail2ban filter takes the client from that line, not the proxy.
+	if command -v fail2ban-regex >/dev/null && [ -f /etc/fail2ban/filter.d/common.conf ]; then
+		mkdir -p "$WORLD/fail2ban/filter.d"
+		cp /etc/fail2ban/filter.d/common.conf "$DEPLOY/fail2ban/filter.d/pop3-stdio.conf" \
+			"$WORLD/fail2ban/filter.d/"
+		grep "^pop3-stdio\[$pid\]: login failed" "$WORLD/backend-a.log" |
+			sed "s/^/$(date '+%b %e %H:%M:%S') mailhost /" >"$WORLD/f2b.log"
+		[ "$(fail2ban-regex --raw -o ip "$WORLD/f2b.log" \
+			"$WORLD/fail2ban/filter.d/pop3-stdio.conf")" = 10.231.3.2 ]
+	fi
 	[ "$(grep -c 'connection from 10\.231\.3\.2 port [0-9]* via proxy 10\.231\.1\.1$' "$WORLD/backend-a.log")" = 2 ]
 	# Behind a proxy no connection line names the peer alone.
 	refute grep -q 'connection from 10\.231\.1\.1$' "$WORLD/backend-a.log"

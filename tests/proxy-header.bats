@@ -76,7 +76,8 @@ refused() {
 	[ "$status" -eq 0 ]
 	after_greeting "$OUT" | grep -q '^-ERR \[AUTH\]'
 	grep -F 'connection from 192.0.2.7 port 56324 via proxy 127.0.0.1' "$LOG"
-	grep -F 'login failed: user alice' "$LOG"
+	# The failure's own line names the client too (what fail2ban reads).
+	grep -E 'login failed: user alice: bad password; client 192\.0\.2\.7$' "$LOG"
 	cmp "$WORLD/alice.before" "$SPOOL/alice"
 }
 
