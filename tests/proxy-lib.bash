@@ -204,9 +204,16 @@ import socket, sys, time
 port, lines = int(sys.argv[1]), sys.argv[2:]
 s = socket.create_connection(("127.0.0.1", port), timeout=20)
 out = bytearray()
+# A reset is a close: a proxy that closed while a command was on its way
+# resets the connection when that command arrives.
+def receive():
+    try:
+        return s.recv(4096)
+    except ConnectionResetError:
+        return b""
 def answer():
     while not out.endswith(b"\r\n"):
-        chunk = s.recv(4096)
+        chunk = receive()
         if not chunk:
             return False
         out.extend(chunk)
@@ -215,12 +222,15 @@ alive = answer()
 for line in lines:
     if not alive:
         break
-    s.sendall(line.encode() + b"\r\n")
+    try:
+        s.sendall(line.encode() + b"\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        break
     alive = answer()
 s.settimeout(5)
 try:
     while alive:
-        chunk = s.recv(4096)
+        chunk = receive()
         if not chunk:
             break
         out.extend(chunk)
