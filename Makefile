@@ -52,7 +52,8 @@ endif
 
 SOURCES = pop3-stdio.c options.c reply.c authorization.c transaction.c statedir.c mailbox.c \
 	mboxscan.c mboxindex.c wiretext.c journal.c uidl.c contenthash.c auth.c \
-	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c peer.c fault.c
+	blocklist.c checkpassword.c privsep.c netio.c sasl.c number.c fileio.c logtext.c peer.c fault.c \
+	proxyproto.c
 HEADERS = $(wildcard *.h)
 OBJECTS = $(SOURCES:%.c=$(BUILD)/%.o)
 FAULT_OBJECTS = $(SOURCES:%.c=$(FAULT_BUILD)/%.o)
@@ -116,7 +117,7 @@ bench: pop3-stdio
 # The crash points are compiled in (fault.h; without $$POP3_FAULT_KILL_AT
 # they do nothing), and the update's windows may be as small as 64 bytes
 # (params.h), so that small inputs reach the windowed update.
-FUZZ_TARGETS = session mbox blocklist passwd sasl update
+FUZZ_TARGETS = session mbox blocklist passwd sasl update proxy
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -186,6 +187,53 @@ enum line_status netio_read_line(struct netio *io, char *line,
 			return discard_rest_of_line(io);
 		scanned = avail;
 		enum line_status status = fill_input(io);
+		if (status != LINE_OK)
+			return status;
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* fill_input waiting at most until the deadline, not a whole idle time. */
+static enum line_status fill_input_by(struct netio *io, long long deadline)
+{
+	long long left = deadline - now_ms();
+	int idle = io->timeout_ms;
+
+	if (left <= 0)
+		return LINE_TIMEOUT;
+	io->timeout_ms = left < idle ? (int)left : idle;
+	enum line_status status = fill_input(io);
+	io->timeout_ms = idle;
+	return status;
+}
+
+enum line_status netio_read_header(struct netio *io, char *line,
+				   size_t max_octets, size_t *len,
+				   int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		const char *start = io->in + io->in_pos;
+		size_t avail = io->in_len - io->in_pos;
+		size_t look = avail < max_octets ? avail : max_octets;
+		const char *lf = memchr(start, '\n', look);
+		if (lf) {
+			*len = (size_t)(lf - start) + 1;
+			memcpy(line, start, *len);
+			consume(io, *len);
+			return LINE_OK;
+		}
+		if (avail >= max_octets)
+			return LINE_TOO_LONG;
+		enum line_status status = fill_input_by(io, deadline);
 		if (status != LINE_OK)
 			return status;
 	}

@@ -42,6 +42,16 @@ void netio_init(struct netio *io, int in_fd, int out_fd, int timeout_seconds);
 enum line_status netio_read_line(struct netio *io, char *line,
 				 size_t max_octets, size_t *len);
 
+/* Reads one line, its LF and any CR before it included (*len counts
+ * them), of at most max_octets, all within timeout_ms in total however
+ * the bytes trickle in.  LINE_TOO_LONG as soon as max_octets arrived
+ * without a LF, nothing discarded: for a header that opens the connection
+ * (PROXY), where anything wrong ends it.  What follows the line stays
+ * buffered for netio_read_line. */
+enum line_status netio_read_header(struct netio *io, char *line,
+				   size_t max_octets, size_t *len,
+				   int timeout_ms);
+
 /* Client bytes already read but not yet consumed, for handing the
  * connection to another process (privilege separation). */
 size_t netio_pending(const struct netio *io, const char **data);

@@ -18,6 +18,7 @@ enum {
 	OPT_PRELOGIN_USER,
 	OPT_CHROOT,
 	OPT_CHECKPASSWORD,
+	OPT_TRUSTED_PROXIES,
 };
 
 static const struct option long_options[] = {
@@ -31,6 +32,7 @@ static const struct option long_options[] = {
 	{ "prelogin-user", required_argument, NULL, OPT_PRELOGIN_USER },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "checkpassword", required_argument, NULL, OPT_CHECKPASSWORD },
+	{ "trusted-proxies", required_argument, NULL, OPT_TRUSTED_PROXIES },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -55,6 +57,10 @@ static const char usage[] =
     "(default " DEFAULT_PRELOGIN_USER ")\n"
     "      --chroot=DIR       empty directory for the pre-login dialogue "
     "(default " DEFAULT_CHROOT_DIR ")\n"
+    "      --trusted-proxies=LIST  these peers (addresses, CIDR prefixes, "
+    "comma-separated)\n"
+    "                         must open with a PROXY v1 header naming the "
+    "client\n"
     "  -d, --debug            protocol trace on stderr, passwords masked\n"
     "  -V, --version          print the version and exit\n"
     "  -h, --help             print this help and exit\n";
@@ -106,6 +112,11 @@ static int apply_option(int opt, const char *arg, struct config *c)
 	case OPT_PRELOGIN_USER: c->prelogin_user = arg; break;
 	case OPT_CHROOT: c->chroot_dir = arg; break;
 	case OPT_CHECKPASSWORD: c->checkpassword = arg; break;
+	case OPT_TRUSTED_PROXIES:
+		if (!trusted_proxies_parse(arg, &c->trusted_proxies))
+			return usage_error("invalid value for --trusted-proxies:",
+					   arg);
+		break;
 	case 'd': c->debug = true; break;
 	case 'V': return print_and_exit("pop3-stdio " POP3_VERSION "\n");
 	case 'h': return print_and_exit(usage);

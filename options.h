@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include "proxyproto.h"
+
 struct config {
 	const char *spool_dir;
 	const char *passwd_file;
@@ -18,6 +20,8 @@ struct config {
 	unsigned timeout;
 	unsigned fail_delay;
 	bool debug;
+	/* Peers that must open with a PROXY header; none by default. */
+	struct trusted_proxies trusted_proxies;
 };
 
 /* Fills config from the command line.  Returns -1 to go on, or the exit

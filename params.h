@@ -134,4 +134,16 @@ _Static_assert(INPUT_BUFFER >= MAX_SASL_LINE,
  * the user; it only has to exit 0, and true(1) does nothing else. */
 #define CHECKPASSWORD_NEXT "/bin/true"
 
+/* The PROXY protocol v1 (HAProxy's proxy-protocol.txt 2.1): a header is
+ * at most 107 octets, CRLF included ("PROXY TCP6" and two full IPv6
+ * addresses and ports), so a receiver never needs to read further. */
+#define PROXY_V1_MAX_OCTETS 107
+/* A trusted proxy writes its header as soon as it has connected; a peer
+ * that has not sent it whole within this many seconds is not one
+ * (haproxy and nginx wait a few seconds at most for theirs too).  One
+ * deadline for the whole header, so a dribbling sender cannot stretch it. */
+#define PROXY_HEADER_TIMEOUT 5
+/* --trusted-proxies entries: a site's proxies, not a routing table. */
+#define MAX_TRUSTED_PROXIES 64
+
 #endif

@@ -474,7 +474,42 @@ static enum login_verdict tell_parent(void *context, enum login_refusal why)
 	return privsep_refuse(*(int *)context, why);
 }
 
-static int run_prelogin(const struct config *config, int channel)
+/* Behind a trusted proxy the connection opens with its PROXY header, read
+ * here, unprivileged, with the strictness of a command line: anything
+ * wrong and the connection ends before a greeting.  What follows the
+ * header in the same read stays buffered: it is the client's. */
+static bool read_proxy_header(struct session *s, int channel,
+			      const char *proxy)
+{
+	char line[PROXY_V1_MAX_OCTETS];
+	struct proxy_header h;
+	const char *why = NULL;
+	size_t len = 0;
+
+	switch (netio_read_header(&s->io, line, sizeof(line), &len,
+				  PROXY_HEADER_TIMEOUT * 1000)) {
+	case LINE_OK:
+		session_trace(s, "C:", line, len);
+		why = proxy_parse_v1(line, len, &h);
+		break;
+	case LINE_TOO_LONG: why = "no CRLF within 107 octets"; break;
+	case LINE_EOF: why = "closed before a whole header"; break;
+	case LINE_TIMEOUT: why = "no whole header in time"; break;
+	case LINE_IO_ERROR: why = "read error"; break;
+	}
+	auth_wipe(line, sizeof(line));
+	if (why) {
+		syslog(LOG_NOTICE, "PROXY header from %s: %s; closing", proxy,
+		       why);
+		return false;
+	}
+	return privsep_tell_client(channel, &h);
+}
+
+/* proxy: the trusted proxy's address when the connection comes from one,
+ * else NULL. */
+static int run_prelogin(const struct config *config, int channel,
+			const char *proxy)
 {
 	if (!auth_become_prelogin(config->prelogin_user, config->chroot_dir))
 		return refuse_service();
@@ -482,6 +517,10 @@ static int run_prelogin(const struct config *config, int channel)
 					ask_parent, &channel);
 	if (!s)
 		return 1;
+	if (proxy && !read_proxy_header(s, channel, proxy)) {
+		free(s);
+		return 1;
+	}
 	s->refuse = tell_parent;
 	greet(s);
 	if (run_commands(s) != NEXT_LOGGED_IN)
@@ -500,6 +539,31 @@ static void find_prelogin_uid(const struct config *config,
 
 	ac->has_prelogin_uid = pw != NULL;
 	ac->prelogin_uid = pw ? pw->pw_uid : 0;
+}
+
+/* Behind a trusted proxy: the client its header named (read by the
+ * pre-login process) replaces the proxy's address in client, the text
+ * every later log line names; after UNKNOWN the proxy's address stays.
+ * Then the connection line.  False when the pre-login process ended
+ * instead (*status set). */
+static bool hear_proxy_client(int channel, pid_t child, char *client,
+			      size_t cap, int *status)
+{
+	char proxy[PEER_TEXT_SIZE], src[INET6_ADDRSTRLEN];
+	struct proxy_header h;
+
+	if (!privsep_hear_client(channel, child, &h, status))
+		return false;
+	if (h.family == AF_UNSPEC) {
+		syslog(LOG_INFO, "connection from %s (proxy, client unknown)",
+		       client);
+		return true;
+	}
+	(void)snprintf(proxy, sizeof(proxy), "%s", client);
+	(void)snprintf(client, cap, "%s", proxy_source_text(&h, src, sizeof(src)));
+	syslog(LOG_INFO, "connection from %s port %u via proxy %s", client,
+	       (unsigned)h.src_port, proxy);
+	return true;
 }
 
 static int run_after_login(const struct config *config, int channel,
@@ -540,6 +604,17 @@ static int run_after_login(const struct config *config, int channel,
 }
 
 /* ---- start-up ---- */
+
+/* Whether fd 0's peer is one of the trusted proxies. */
+static bool behind_trusted_proxy(const struct trusted_proxies *list)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+
+	return list->count > 0 &&
+	       getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0 &&
+	       trusted_proxies_match(list, (struct sockaddr *)&ss, len);
+}
 
 /* Each response batch leaves in one write; without Nagle's delay it is
  * not held back waiting for an ACK the client delays (RFC 1122 4.2.3.4). */
@@ -584,16 +659,22 @@ int main(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	prepare_process(&config);
-	/* Found once: every line that names the client uses this text. */
-	syslog(LOG_INFO, "connection from %s",
-	       peer_address(client, sizeof(client)));
+	/* Found once: every line that names the client uses this text --
+	 * behind a trusted proxy, once its header has named the client. */
+	peer_address(client, sizeof(client));
+	bool proxied = behind_trusted_proxy(&config.trusted_proxies);
+	if (!proxied)
+		syslog(LOG_INFO, "connection from %s", client);
 	pid_t child = privsep_fork(&channel);
 	if (child < 0) {
 		syslog(LOG_ERR, "fork: %m");
 		return refuse_service();
 	}
 	if (child == 0)
-		return run_prelogin(&config, channel);
+		return run_prelogin(&config, channel, proxied ? client : NULL);
+	if (proxied &&
+	    !hear_proxy_client(channel, child, client, sizeof(client), &status))
+		return status;
 	return run_after_login(&config, channel, child, client);
 }
 #endif

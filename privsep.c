@@ -4,6 +4,9 @@
  * Child to parent:  'L' u16 user_len, user, u16 password_len, password
  *                   'F' u8 why, an attempt it refused (enum login_refusal)
  *                   'H' u32 len, the client input read but not yet used
+ *                   'A' u8 family (0 unknown, 4, 6), 16 octets of source
+ *                       address, u16 source port: the client a trusted
+ *                       proxy named, sent first when there is one
  * Parent to child:  'Y' accepted, 'N' rejected, 'T' cannot check now
  * Integers are little-endian.  Lengths are checked against the limits
  * before anything is read into a buffer.
@@ -24,7 +27,9 @@
 #include "logtext.h"
 #include "params.h"
 
-enum { MSG_LOGIN = 'L', MSG_REFUSED = 'F', MSG_HAND_OVER = 'H' };
+enum { MSG_LOGIN = 'L', MSG_REFUSED = 'F', MSG_HAND_OVER = 'H',
+       MSG_CLIENT = 'A' };
+enum { CLIENT_MSG_SIZE = 1 + 1 + 16 + 2 };
 enum { VERDICT_YES = 'Y', VERDICT_NO = 'N', VERDICT_TEMP = 'T' };
 
 struct login_request {
@@ -113,6 +118,16 @@ bool privsep_hand_over(int channel, struct netio *io)
 		return false;
 	return write_full(channel, head, sizeof(head)) &&
 	       write_full(channel, pending, len);
+}
+
+bool privsep_tell_client(int channel, const struct proxy_header *h)
+{
+	unsigned char msg[CLIENT_MSG_SIZE] = { MSG_CLIENT };
+
+	msg[1] = h->family == AF_INET ? 4 : h->family == AF_INET6 ? 6 : 0;
+	memcpy(msg + 2, h->src, 16);
+	put_u16(msg + 18, h->src_port);
+	return write_full(channel, msg, sizeof(msg));
 }
 
 /* ---- parent side ---- */
@@ -258,6 +273,25 @@ static bool violation(pid_t child, int *exit_status, const char *what)
 	wait_for_child(child);
 	*exit_status = 1;
 	return false;
+}
+
+bool privsep_hear_client(int channel, pid_t child, struct proxy_header *h,
+			 int *exit_status)
+{
+	unsigned char msg[CLIENT_MSG_SIZE];
+
+	if (!read_full(channel, msg, 1)) {
+		*exit_status = wait_for_child(child);
+		return false;
+	}
+	if (msg[0] != MSG_CLIENT || !read_full(channel, msg + 1, sizeof(msg) - 1) ||
+	    (msg[1] != 0 && msg[1] != 4 && msg[1] != 6))
+		return violation(child, exit_status, "malformed client address");
+	memset(h, 0, sizeof(*h));
+	h->family = msg[1] == 4 ? AF_INET : msg[1] == 6 ? AF_INET6 : AF_UNSPEC;
+	memcpy(h->src, msg + 2, 16);
+	h->src_port = (uint16_t)(msg[18] | msg[19] << 8);
+	return true;
 }
 
 /* After a login: the child's unread input comes over, and it ends. */

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "netio.h"
+#include "proxyproto.h"
 
 enum login_verdict {
 	LOGIN_ACCEPTED,
@@ -43,6 +44,17 @@ enum login_verdict privsep_refuse(int channel, enum login_refusal why);
 /* Child side, after LOGIN_ACCEPTED: flushes the client output and hands
  * the unread client input to the parent. */
 bool privsep_hand_over(int channel, struct netio *io);
+
+/* Child side, behind a trusted proxy: tells the parent the client that
+ * the PROXY header named (its family, source address and port), before
+ * any login. */
+bool privsep_tell_client(int channel, const struct proxy_header *h);
+
+/* Parent side: waits for privsep_tell_client.  False when the child ended
+ * instead (a bad header: *exit_status set from it) or sent anything else
+ * (it is then killed). */
+bool privsep_hear_client(int channel, pid_t child, struct proxy_header *h,
+			 int *exit_status);
 
 /* Parent side: answers the child's requests until it logs someone in
  * (returns true, with the account and the child's unread input preloaded
