@@ -499,3 +499,49 @@ three_messages() {
 			}
 		}' "$WORLD"
 }
+
+# A maildrop of several MB is scanned by two threads, each taking part of
+# the file (mboxscan.c); the cut points are wherever a "From " line follows
+# an empty line near the middle of a round.  Whatever they hit -- "From "
+# lines in bodies, ">From " lines, CRLF text, CRLF empty lines, empty
+# bodies -- every message keeps the size and the id it has when scanned
+# alone.
+@test "RFC 4155: a 6 MB maildrop scanned by two threads lists every message's own size and X-UIDL" {
+	python3 - "$WORLD" <<'PY'
+import random, sys
+world = sys.argv[1]
+rng = random.Random(7)
+mbox, sizes = [], []
+for i in range(1, 601):
+    eol = "\r\n" if i % 7 == 0 else "\n"
+    head = [f"From m{i}@example.org Mon Dec  7 01:00:00 2026"]
+    text = [f"Subject: message {i}", f"X-UIDL: m{i}-{rng.randrange(10**6)}", ""]
+    for n in range(rng.randrange(0, 400)):
+        k = rng.randrange(12)
+        if k == 0 and text[-1] != "":
+            text.append("From inside a body, after a non-empty line")
+        elif k == 1:
+            text.append(">From quoted after anything")
+        elif k == 2:
+            text.append("")
+        else:
+            text.append(f"line {n} of message {i} " + "x" * rng.randrange(60))
+    body = eol.join(text) + eol
+    raw = head[0] + eol + body
+    # RETR sends every line end as CRLF.
+    sizes.append((f"m{i}-" + text[1].split("-")[-1], len(body.replace("\r\n", "\n").replace("\n", "\r\n"))))
+    mbox.append(raw + ("\r\n" if i % 5 == 0 else "\n"))
+open(f"{world}/big.mbox", "w", newline="").write("".join(mbox))
+with open(f"{world}/expected", "w") as f:
+    for n, (uid, size) in enumerate(sizes, 1):
+        f.write(f"{n} {size} {uid}\n")
+PY
+	[ "$(wc -c <"$WORLD/big.mbox")" -gt $((4 * 1024 * 1024)) ]
+	mbox alice <"$WORLD/big.mbox"
+	pop3 -- "USER alice" "PASS secret" "LIST" "UIDL" "QUIT" | tr -d '\r' >"$WORLD/out"
+	# LIST's lines, then UIDL's, joined by message number.
+	awk '/^\+OK/ { part++; next } /^\.$/ { next }
+		part == 4 { size[$1] = $2 } part == 5 { print $1, size[$1], $2 }' \
+		"$WORLD/out" >"$WORLD/actual"
+	diff "$WORLD/expected" "$WORLD/actual"
+}
