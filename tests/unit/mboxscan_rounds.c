@@ -57,6 +57,8 @@ struct text {
 static void add(struct text *t, const char *s)
 {
 	size_t n = strlen(s);
+	if (n == 0)
+		return;
 	if (t->len + n > t->cap) {
 		t->cap = (t->len + n) * 2;
 		t->p = realloc(t->p, t->cap);
@@ -72,21 +74,21 @@ static void add_message(struct text *t, unsigned i, unsigned small)
 	const char *eol = rnd(6) == 0 ? "\r\n" : "\n";
 	char line[160];
 
-	snprintf(line, sizeof(line), "From sender%u@example.org Mon Dec  7 01:%02u:00 2026%s",
+	(void)snprintf(line, sizeof(line), "From sender%u@example.org Mon Dec  7 01:%02u:00 2026%s",
 		 i, i % 60, eol);
 	add(t, line);
 	if (rnd(8) != 0) { /* else: no header at all */
-		snprintf(line, sizeof(line), "Subject: message %u%s", i, eol);
+		(void)snprintf(line, sizeof(line), "Subject: message %u%s", i, eol);
 		add(t, line);
 		if (rnd(4) == 0) {
-			snprintf(line, sizeof(line), "X-UIDL: uidl-%u-%u%s", i, rnd(1000), eol);
+			(void)snprintf(line, sizeof(line), "X-UIDL: uidl-%u-%u%s", i, rnd(1000), eol);
 			add(t, line);
 		}
 		if (rnd(3) == 0) {
 			add(t, "Status: RO");
 			add(t, eol);
 		}
-		snprintf(line, sizeof(line), "Received: from host%u%s\tby mx%s", rnd(99), eol, eol);
+		(void)snprintf(line, sizeof(line), "Received: from host%u%s\tby mx%s", rnd(99), eol, eol);
 		add(t, line);
 	}
 	add(t, eol); /* the end of the header */
@@ -105,7 +107,7 @@ static void add_message(struct text *t, unsigned i, unsigned small)
 			add(t, "F");
 			break;
 		default:
-			snprintf(line, sizeof(line), "body line %u of message %u, some text", l, i);
+			(void)snprintf(line, sizeof(line), "body line %u of message %u, some text", l, i);
 			add(t, line);
 		}
 		add(t, eol);
@@ -120,7 +122,7 @@ static void compare(const char *what, size_t round, const struct list *a,
 		    const struct list *b, uint64_t end_a, uint64_t end_b)
 {
 	if (a->n != b->n || end_a != end_b) {
-		fprintf(stderr, "%s, rounds of %zu: %zu messages ending at %llu, one thread %zu at %llu\n",
+		(void)fprintf(stderr, "%s, rounds of %zu: %zu messages ending at %llu, one thread %zu at %llu\n",
 			what, round, b->n, (unsigned long long)end_b, a->n,
 			(unsigned long long)end_a);
 		failures++;
@@ -132,7 +134,7 @@ static void compare(const char *what, size_t round, const struct list *a,
 		    x->size != y->size || memcmp(x->digest, y->digest, 16) != 0 ||
 		    x->has_xuidl != y->has_xuidl || x->uw_internal != y->uw_internal ||
 		    (x->has_xuidl && strcmp(x->xuidl, y->xuidl) != 0)) {
-			fprintf(stderr, "%s, rounds of %zu: message %zu (at %llu) differs\n", what,
+			(void)fprintf(stderr, "%s, rounds of %zu: message %zu (at %llu) differs\n", what,
 				round, i + 1, (unsigned long long)x->start);
 			failures++;
 			return;
@@ -153,7 +155,7 @@ static void check(const char *what, const struct text *t, uint64_t start)
 	uint64_t end_one;
 	enum scan_result r = scan_mbox_rounds(fd, start, &end_one, collect, &one, 0);
 	if (r != SCAN_OK) {
-		fprintf(stderr, "%s: one thread: result %d\n", what, r);
+		(void)fprintf(stderr, "%s: one thread: result %d\n", what, r);
 		exit(1);
 	}
 	for (size_t i = 0; i < sizeof(rounds) / sizeof(rounds[0]); i++) {
@@ -161,14 +163,14 @@ static void check(const char *what, const struct text *t, uint64_t start)
 		uint64_t end_two;
 		r = scan_mbox_rounds(fd, start, &end_two, collect, &two, rounds[i]);
 		if (r != SCAN_OK) {
-			fprintf(stderr, "%s, rounds of %zu: result %d\n", what, rounds[i], r);
+			(void)fprintf(stderr, "%s, rounds of %zu: result %d\n", what, rounds[i], r);
 			failures++;
 		} else {
 			compare(what, rounds[i], &one, &two, end_one, end_two);
 		}
 		free(two.m);
 	}
-	printf("%s: %zu messages, %zu bytes: same with every round size\n", what, one.n, t->len);
+	(void)printf("%s: %zu messages, %zu bytes: same with every round size\n", what, one.n, t->len);
 	free(one.m);
 	close(fd);
 }
@@ -221,7 +223,7 @@ int main(void)
 
 	free(t.p);
 	if (failures) {
-		fprintf(stderr, "mboxscan_rounds: %d failures\n", failures);
+		(void)fprintf(stderr, "mboxscan_rounds: %d failures\n", failures);
 		return 1;
 	}
 	return 0;
