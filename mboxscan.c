@@ -859,11 +859,14 @@ static enum scan_result find_start(int fd, uint64_t from, uint64_t *at)
 			continue;
 		if (n < 0)
 			return SCAN_IO_ERROR;
-		for (size_t i = 3; i + 5 <= (size_t)n; i++) {
-			if (block[i] == 'F' && looks_like_start(block + i)) {
-				*at = pos + i;
+		/* "\nFrom " found fast; the byte before it checked after. */
+		const unsigned char *p = block + 2, *end = block + n;
+		while (end - p >= 6 && (p = memmem(p, (size_t)(end - p), "\nFrom ", 6))) {
+			if (looks_like_start(p + 1)) {
+				*at = pos + (uint64_t)(p + 1 - block);
 				return SCAN_OK;
 			}
+			p++;
 		}
 		if ((size_t)n < sizeof(block)) {
 			*at = NO_LIMIT;
