@@ -3,11 +3,14 @@
  * greeting, USER, PASS, UIDL, LIST, QUIT (what a mail client that polls
  * and leaves mail on the server sends), every command awaited.
  *
- *   pop3load [-s] [-r] -c CLIENTS -t SECONDS HOST PORT USER PASS
+ *   pop3load [-s] [-r] [-u N] -c CLIENTS -t SECONDS HOST PORT USER PASS
  *     -s  POP3S: TLS from the first byte (port 995 style)
  *     -r  resume: each client keeps the TLS session of its last connection
  *         and offers it on the next (TLS 1.3 tickets or a TLS 1.2 id), as
  *         a mail client polling every few minutes may
+ *     -u  with "%d" in USER: client I takes turns among users N*I .. N*I+N-1
+ *         (a POP3 server may hold a maildrop's lock for a moment after
+ *         QUIT's answer; a real client polls again minutes later)
  *
  * Prints one line of key=value: sessions completed inside the window,
  * sessions/s, p50 and p99 of the session time (connect to close, ms), the
@@ -36,7 +39,7 @@
 #define MAX_SAMPLES 200000
 
 struct config {
-	int tls, resume, clients;
+	int tls, resume, clients, users;
 	double seconds;
 	struct sockaddr_in addr;
 	const char *user, *pass;
@@ -47,7 +50,7 @@ struct config {
 
 struct client {
 	struct config *cf;
-	char user[200];
+	char user[4][200];
 	pthread_t thread;
 	double *times;
 	size_t count, cap;
@@ -208,7 +211,7 @@ static int session(struct client *cl, SSL_SESSION **saved)
 	if (answer(c, 0) != 0)
 		goto bad;
 	STEP(1);
-	snprintf(cmd, sizeof(cmd), "USER %s\r\n", cl->user);
+	snprintf(cmd, sizeof(cmd), "USER %s\r\n", cl->user[cl->done % (long)cf->users]);
 	if (command(c, cmd, 0) != 0)
 		goto bad;
 	STEP(2);
@@ -292,7 +295,7 @@ static double cpu_seconds(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pop3load [-s] [-r] -c CLIENTS -t SECONDS HOST PORT USER PASS\n");
+	fprintf(stderr, "usage: pop3load [-s] [-r] [-u N] -c CLIENTS -t SECONDS HOST PORT USER PASS\n");
 	exit(2);
 }
 
@@ -303,16 +306,18 @@ int main(int argc, char **argv)
 
 	cf.clients = 1;
 	cf.seconds = 5;
-	while ((opt = getopt(argc, argv, "src:t:")) != -1) {
+	cf.users = 1;
+	while ((opt = getopt(argc, argv, "src:t:u:")) != -1) {
 		switch (opt) {
 		case 's': cf.tls = 1; break;
 		case 'r': cf.resume = 1; break;
 		case 'c': cf.clients = atoi(optarg); break;
 		case 't': cf.seconds = atof(optarg); break;
+		case 'u': cf.users = atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (argc - optind != 4 || cf.clients < 1)
+	if (argc - optind != 4 || cf.clients < 1 || cf.users < 1 || cf.users > 4)
 		usage();
 	cf.addr.sin_family = AF_INET;
 	cf.addr.sin_port = htons((unsigned short)atoi(argv[optind + 1]));
@@ -337,11 +342,14 @@ int main(int argc, char **argv)
 		/* "%d" in USER: client i logs in as its own user (a maildrop
 		 * is locked for the length of a session). */
 		const char *pct = strstr(cf.user, "%d");
-		if (pct)
-			snprintf(cls[i].user, sizeof(cls[i].user), "%.*s%d%s",
-				 (int)(pct - cf.user), cf.user, i, pct + 2);
-		else
-			snprintf(cls[i].user, sizeof(cls[i].user), "%s", cf.user);
+		for (int u = 0; u < cf.users; u++) {
+			if (pct)
+				snprintf(cls[i].user[u], sizeof(cls[i].user[u]), "%.*s%d%s",
+					 (int)(pct - cf.user), cf.user, i * cf.users + u,
+					 pct + 2);
+			else
+				snprintf(cls[i].user[u], sizeof(cls[i].user[u]), "%s", cf.user);
+		}
 		cls[i].times = malloc(cap * sizeof(double));
 		if (pthread_create(&cls[i].thread, NULL, run_client, &cls[i]) != 0) {
 			perror("pthread_create");
