@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "mboxscan.h"
 
 struct list {
@@ -116,30 +117,21 @@ static void add_message(struct text *t, unsigned i, unsigned small)
 	add(t, rnd(5) == 0 ? "\r\n" : "\n");
 }
 
-static int failures;
-
-static void compare(const char *what, size_t round, const struct list *a,
-		    const struct list *b, uint64_t end_a, uint64_t end_b)
+/* The same messages, field by field, and the same end. */
+static bool same_scan(const struct list *a, const struct list *b, uint64_t end_a,
+		      uint64_t end_b)
 {
-	if (a->n != b->n || end_a != end_b) {
-		(void)fprintf(stderr, "%s, rounds of %zu: %zu messages ending at %llu, one thread %zu at %llu\n",
-			what, round, b->n, (unsigned long long)end_b, a->n,
-			(unsigned long long)end_a);
-		failures++;
-		return;
-	}
+	if (a->n != b->n || end_a != end_b)
+		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct scanned_message *x = &a->m[i], *y = &b->m[i];
 		if (x->start != y->start || x->data != y->data || x->length != y->length ||
 		    x->size != y->size || memcmp(x->digest, y->digest, 16) != 0 ||
 		    x->has_xuidl != y->has_xuidl || x->uw_internal != y->uw_internal ||
-		    (x->has_xuidl && strcmp(x->xuidl, y->xuidl) != 0)) {
-			(void)fprintf(stderr, "%s, rounds of %zu: message %zu (at %llu) differs\n", what,
-				round, i + 1, (unsigned long long)x->start);
-			failures++;
-			return;
-		}
+		    (x->has_xuidl && strcmp(x->xuidl, y->xuidl) != 0))
+			return false;
 	}
+	return true;
 }
 
 static void check(const char *what, const struct text *t, uint64_t start)
@@ -154,23 +146,16 @@ static void check(const char *what, const struct text *t, uint64_t start)
 	struct list one = { 0 };
 	uint64_t end_one;
 	enum scan_result r = scan_mbox_rounds(fd, start, &end_one, collect, &one, 0);
-	if (r != SCAN_OK) {
-		(void)fprintf(stderr, "%s: one thread: result %d\n", what, r);
-		exit(1);
-	}
+	CHECK_CASE(r == SCAN_OK && one.n > 0, what);
 	for (size_t i = 0; i < sizeof(rounds) / sizeof(rounds[0]); i++) {
 		struct list two = { 0 };
 		uint64_t end_two;
+		char name[200];
 		r = scan_mbox_rounds(fd, start, &end_two, collect, &two, rounds[i]);
-		if (r != SCAN_OK) {
-			(void)fprintf(stderr, "%s, rounds of %zu: result %d\n", what, rounds[i], r);
-			failures++;
-		} else {
-			compare(what, rounds[i], &one, &two, end_one, end_two);
-		}
+		(void)snprintf(name, sizeof(name), "%s, rounds of %zu bytes", what, rounds[i]);
+		CHECK_CASE(r == SCAN_OK && same_scan(&one, &two, end_one, end_two), name);
 		free(two.m);
 	}
-	(void)printf("%s: %zu messages, %zu bytes: same with every round size\n", what, one.n, t->len);
 	free(one.m);
 	close(fd);
 }
@@ -222,9 +207,5 @@ int main(void)
 	check("empty headers and bodies, From lines everywhere", &t, 0);
 
 	free(t.p);
-	if (failures) {
-		(void)fprintf(stderr, "mboxscan_rounds: %d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_summary();
 }
