@@ -125,6 +125,6 @@ traced_sessions() {
 	setup_suite_world
 	make_test_cert
 	traced_sessions pop3s-stdio-stunnel.service "$DAEMON_PORT" pop3s
-	"$PYTHON" "$TOP/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio-stunnel.service" \
+	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio-stunnel.service" \
 		/usr/bin/stunnel "$WORLD"/trace/t.*
 }
