@@ -143,7 +143,7 @@ static int answer(struct conn *c, int multi)
 		return -1;
 	}
 	if (strncmp(line, "+OK", 3) != 0) {
-		snprintf(c->last, sizeof(c->last), "%s", line);
+		snprintf(c->last, sizeof(c->last), "%.190s", line);
 		return -1;
 	}
 	while (multi) {
@@ -243,7 +243,7 @@ static int session(struct client *cl, SSL_SESSION **saved)
 	}
 	goto out;
 bad:
-	snprintf(cl->err, sizeof(cl->err), "bad answer: %s", c->last);
+	snprintf(cl->err, sizeof(cl->err), "bad answer: %.180s", c->last);
 out:
 	if (c->ssl)
 		SSL_free(c->ssl);
