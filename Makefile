@@ -103,11 +103,13 @@ check-fast: pop3-stdio $(UNIT_TESTS)
 
 .PHONY: check-fast
 
-# Side-by-side benchmark with popa3d, Dovecot and the machine's limits
-# (bench/README.md); needs root for the anchors.  Not part of check.
-#   make bench BENCH_ARGS="--size S --runs 3"
+# Side-by-side benchmark with popa3d, Dovecot and the machine's limits,
+# then POP3S and POP3 with many clients at once (bench/README.md); needs
+# root for the anchors.  Not part of check.
+#   make bench BENCH_ARGS="--size S --runs 3" BENCH_TLS_ARGS="--runs 1"
 bench: pop3-stdio
 	bench/run $(BENCH_ARGS)
+	bench/tls $(BENCH_TLS_ARGS)
 
 .PHONY: bench
 

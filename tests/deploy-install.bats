@@ -125,7 +125,7 @@ assert_references() {
 	# Found through the unit path, as systemd finds units it installs.
 	SYSTEMD_UNIT_PATH="$units:" run systemd-analyze verify --man=no \
 		pop3-stdio.socket pop3s-stdio.socket pop3-stdio@verify.service \
-		pop3s-stdio@verify.service
+		pop3s-stdio@verify.service pop3s-stdio-stunnel.service
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -136,7 +136,7 @@ assert_references() {
 	for f in xinetd.d/pop3-stdio xinetd.d/pop3s-stdio \
 		deploy/systemd/pop3-stdio.socket deploy/systemd/pop3-stdio@.service \
 		deploy/systemd/pop3s-stdio.socket deploy/systemd/pop3s-stdio@.service \
-		deploy/stunnel/pop3s-stdio.conf deploy/stunnel/pop3s-stdio-inetd.conf \
+		deploy/systemd/pop3s-stdio-stunnel.service deploy/stunnel/pop3s-stdio.conf deploy/stunnel/pop3s-stdio-inetd.conf \
 		deploy/stunnel/pop3-stdio-stls.conf deploy/tcpserver/run; do
 		[ -e "$REPO/$f" ]
 		grep -qF "$f" "$REPO/README.md" || {

@@ -204,6 +204,11 @@ unit_script() {
 	local script="$WORLD/${1%@.service}.sh"
 	"$PYTHON" "$REPO/tests/deploy-unit-exec" "$DEPLOY/systemd/$1" >"$script.shipped" || return 1
 	case "$1" in
+	pop3s-stdio-stunnel.service)
+		subst "$script.shipped" \
+			"/usr/local/share/pop3-stdio/stunnel/pop3s-stdio.conf" \
+			"$WORLD/pop3s-stdio-stunnel.conf" >"$script" || return 1
+		;;
 	pop3s-*)
 		subst "$script.shipped" \
 			"/usr/local/share/pop3-stdio/stunnel/pop3s-stdio-inetd.conf" \
@@ -245,6 +250,19 @@ start_socket_activate() {
 	start_server socket-activate-pop3s \
 		systemd-socket-activate --inetd -a -l "127.0.0.1:$2" "$pop3s"
 	wait_for_port "$1" && wait_for_port "$2"
+}
+
+# start_stunnel_unit PORT: pop3s-stdio-stunnel.service, the standalone
+# stunnel daemon, run as its ExecStart under the unit's NoNewPrivileges,
+# CapabilityBoundingSet, UMask and Limit* settings (tests/deploy-unit-exec)
+# with deploy/stunnel/pop3s-stdio.conf moved to PORT.
+start_stunnel_unit() {
+	local script
+	stunnel_conf pop3s-stdio.conf "$1" >"$WORLD/pop3s-stdio-stunnel.conf" || return 1
+	script=$(unit_script pop3s-stdio-stunnel.service) || return 1
+	require_free_port "$1" || return 1
+	start_server "stunnel-unit-$1" "$script"
+	wait_for_port "$1"
 }
 
 # start_tcpserver PORT [POP3-OPTION...]: deploy/tcpserver/run on PORT.

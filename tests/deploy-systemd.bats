@@ -13,6 +13,7 @@ load clients-lib
 
 PLAIN_PORT=21610
 POP3S_PORT=21611
+DAEMON_PORT=21612
 
 # Only the traced sessions need a world (and make one); the others read
 # the unit files.
@@ -24,7 +25,7 @@ teardown() {
 	skip_unless_tools systemd-analyze
 	SYSTEMD_UNIT_PATH="$DEPLOY/systemd:" run systemd-analyze verify --man=no \
 		pop3-stdio.socket pop3s-stdio.socket pop3-stdio@verify.service \
-		pop3s-stdio@verify.service
+		pop3s-stdio@verify.service pop3s-stdio-stunnel.service
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -39,11 +40,20 @@ teardown() {
 	done
 }
 
+@test "systemd units: the stunnel daemon takes 995 through its stunnel file, never with the socket unit" {
+	local unit="$DEPLOY/systemd/pop3s-stdio-stunnel.service"
+	grep -qx 'ExecStart=/usr/bin/stunnel /usr/local/share/pop3-stdio/stunnel/pop3s-stdio.conf' "$unit"
+	grep -qx 'accept = 995' "$DEPLOY/stunnel/pop3s-stdio.conf"
+	grep -qx 'Conflicts=pop3s-stdio.socket' "$unit"
+	# Binding 995 needs this capability; the rest are pop3-stdio's.
+	grep -q '^CapabilityBoundingSet=CAP_NET_BIND_SERVICE ' "$unit"
+}
+
 @test "systemd units: systemd-analyze security rates the services' exposure 3.0 or lower" {
 	skip_unless_tools systemd-analyze
 	local unit
 	setup_world
-	for unit in pop3-stdio@.service pop3s-stdio@.service; do
+	for unit in pop3-stdio@.service pop3s-stdio@.service pop3s-stdio-stunnel.service; do
 		# The program must exist for the offline analysis.
 		subst "$DEPLOY/systemd/$unit" /usr/local/sbin/pop3-stdio "$POP3" \
 			>"$WORLD/$unit" 2>/dev/null ||
@@ -55,15 +65,26 @@ teardown() {
 }
 
 # traced_sessions UNIT PORT TRANSPORT: the unit's ExecStart under strace -ff
-# for each connection, then a login with RETR, a failed login, and DELE 1
-# with QUIT; the traces are in $WORLD/trace.
+# (for each connection, or once for the stunnel daemon), then a login with
+# RETR, a failed login, and DELE 1 with QUIT; the traces are in $WORLD/trace.
 traced_sessions() {
 	local unit=$1 port=$2 transport=$3 script url tls=()
-	[ "$transport" = plain ] || stunnel_conf pop3s-stdio-inetd.conf - >"$WORLD/pop3s-stdio-inetd.conf"
-	script=$(unit_script "$unit")
 	mkdir -p "$WORLD/trace"
-	start_server "strace-$port" systemd-socket-activate --inetd -a \
-		-l "127.0.0.1:$port" strace -ff -qq -o "$WORLD/trace/t" "$script"
+	if [ "$unit" = pop3s-stdio-stunnel.service ]; then
+		stunnel_conf pop3s-stdio.conf "$port" >"$WORLD/pop3s-stdio-stunnel.conf"
+		script=$(unit_script "$unit")
+		start_server "strace-$port" strace -ff -qq -o "$WORLD/trace/t" "$script"
+		wait_for_port "$port"
+		# Ending strace would leave the traced daemon running: it is
+		# stopped by its own PID too, the one listening on the port.
+		ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | cut -d= -f2 >>"$SERVER_PIDS"
+	else
+		[ "$transport" = plain ] ||
+			stunnel_conf pop3s-stdio-inetd.conf - >"$WORLD/pop3s-stdio-inetd.conf"
+		script=$(unit_script "$unit")
+		start_server "strace-$port" systemd-socket-activate --inetd -a \
+			-l "127.0.0.1:$port" strace -ff -qq -o "$WORLD/trace/t" "$script"
+	fi
 	wait_for_port "$port"
 	new_account
 	url="pop3://$ACCOUNT:$SECRET@127.0.0.1:$port"
@@ -95,5 +116,15 @@ traced_sessions() {
 	make_test_cert
 	traced_sessions pop3s-stdio@.service "$POP3S_PORT" pop3s
 	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio@.service" \
+		/usr/bin/stunnel "$WORLD"/trace/t.*
+}
+
+@test "pop3s-stdio-stunnel.service: the stunnel daemon and its pop3-stdio make only system calls the unit's filter allows" {
+	is_root || skip "the session switches users only when started as root"
+	skip_unless_tools strace systemd-analyze curl stunnel openssl ss
+	setup_suite_world
+	make_test_cert
+	traced_sessions pop3s-stdio-stunnel.service "$DAEMON_PORT" pop3s
+	"$PYTHON" "$REPO/tests/deploy-syscalls" "$DEPLOY/systemd/pop3s-stdio-stunnel.service" \
 		/usr/bin/stunnel "$WORLD"/trace/t.*
 }

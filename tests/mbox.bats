@@ -499,3 +499,50 @@ three_messages() {
 			}
 		}' "$WORLD"
 }
+
+# A maildrop of several MB is scanned by two threads, each taking part of
+# the file (mboxscan.c); the cut points are wherever a "From " line follows
+# an empty line near the middle of a round.  Whatever they hit -- "From "
+# lines in bodies, ">From " lines, CRLF text, CRLF empty lines, empty
+# bodies -- every message keeps the size and the id it has when scanned
+# alone.
+@test "RFC 4155: a 6 MB maildrop scanned by two threads lists every message's own size and X-UIDL" {
+	# Perl, which the package build has (Python it may not).
+	perl -e '
+		my ($world) = @ARGV;
+		srand(7);
+		open(my $mbox, ">", "$world/big.mbox") or die;
+		open(my $exp, ">", "$world/expected") or die;
+		for my $i (1 .. 600) {
+			my $eol = $i % 7 == 0 ? "\r\n" : "\n";
+			my $uid = "m$i-" . int(rand(1000000));
+			my @text = ("Subject: message $i", "X-UIDL: $uid", "");
+			for my $n (0 .. int(rand(400)) - 1) {
+				my $k = int(rand(12));
+				if ($k == 0 && $text[-1] ne "") {
+					push @text, "From inside a body, after a non-empty line";
+				} elsif ($k == 1) {
+					push @text, ">From quoted after anything";
+				} elsif ($k == 2) {
+					push @text, "";
+				} else {
+					push @text, "line $n of message $i " . ("x" x int(rand(60)));
+				}
+			}
+			my $body = join($eol, @text) . $eol;
+			print $mbox "From m$i\@example.org Mon Dec  7 01:00:00 2026$eol", $body,
+				$i % 5 == 0 ? "\r\n" : "\n";
+			# RETR sends every line end as CRLF.
+			(my $sent = $body) =~ s/\r?\n/\r\n/g;
+			print $exp "$i ", length($sent), " $uid\n";
+		}
+	' "$WORLD"
+	[ "$(wc -c <"$WORLD/big.mbox")" -gt $((4 * 1024 * 1024)) ]
+	mbox alice <"$WORLD/big.mbox"
+	pop3 -- "USER alice" "PASS secret" "LIST" "UIDL" "QUIT" | tr -d '\r' >"$WORLD/out"
+	# LIST's lines, then UIDL's, joined by message number.
+	awk '/^\+OK/ { part++; next } /^\.$/ { next }
+		part == 4 { size[$1] = $2 } part == 5 { print $1, size[$1], $2 }' \
+		"$WORLD/out" >"$WORLD/actual"
+	diff "$WORLD/expected" "$WORLD/actual"
+}

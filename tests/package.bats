@@ -159,6 +159,7 @@ serve_with_installed_unit() {
 	for f in ./usr/sbin/pop3-stdio ./usr/share/man/man8/pop3-stdio.8.gz \
 		./lib/systemd/system/pop3-stdio.socket ./lib/systemd/system/pop3-stdio@.service \
 		./lib/systemd/system/pop3s-stdio.socket ./lib/systemd/system/pop3s-stdio@.service \
+		./lib/systemd/system/pop3s-stdio-stunnel.service \
 		./usr/share/pop3-stdio/xinetd.d/pop3-stdio ./usr/share/pop3-stdio/xinetd.d/pop3s-stdio \
 		./usr/share/pop3-stdio/stunnel/pop3s-stdio-inetd.conf \
 		./usr/share/pop3-stdio/stunnel/pop3s-stdio.conf \
@@ -188,11 +189,12 @@ serve_with_installed_unit() {
 	refute grep -Eq 'stunnel|xinetd|fail2ban|inetd' <<<"$(dpkg-deb -f "$v1deb" Depends)"
 }
 
-@test "dpkg -i (systemd not required as PID 1): POP3S socket enabled, POP3 on 110 not, inetd lines added disabled" {
+@test "dpkg -i (systemd not required as PID 1): POP3S stunnel daemon enabled, its per-connection socket and POP3 on 110 not, inetd lines added disabled" {
 	dpkg_quiet -i "$(deb v1)"
 	[ "$(dpkg-query -W -f='${Status} ${Version}' pop3-stdio)" = "install ok installed $V1" ]
 	dpkg -L pop3-stdio | sort >"$PKG/files-v1"
-	[ -L /etc/systemd/system/sockets.target.wants/pop3s-stdio.socket ]
+	[ -L /etc/systemd/system/multi-user.target.wants/pop3s-stdio-stunnel.service ]
+	[ ! -e /etc/systemd/system/sockets.target.wants/pop3s-stdio.socket ]
 	[ ! -e /etc/systemd/system/sockets.target.wants/pop3-stdio.socket ]
 	[ "$(stat -c '%U %a' /var/lib/pop3-stdio)" = "root 711" ]
 	grep -qx 'enabled  = false' /etc/fail2ban/jail.d/pop3-stdio.conf
@@ -240,10 +242,11 @@ serve_with_installed_unit() {
 	serve_with_installed_unit
 	run curl -sS --max-time 20 "pop3://$ACCOUNT:$password@127.0.0.1:$PORT/"
 	[ "$status" -ne 0 ]
-	# The upgrade added no second inetd line and kept the socket choice.
+	# The upgrade added no second inetd line and kept the unit choice.
 	[ "$(grep -c '^#<off># pop3[[:space:]]' /etc/inetd.conf)" -eq 1 ]
 	[ "$(grep -c '^#<off># pop3s[[:space:]]' /etc/inetd.conf)" -eq 1 ]
-	[ -L /etc/systemd/system/sockets.target.wants/pop3s-stdio.socket ]
+	[ -L /etc/systemd/system/multi-user.target.wants/pop3s-stdio-stunnel.service ]
+	[ ! -e /etc/systemd/system/sockets.target.wants/pop3s-stdio.socket ]
 	[ ! -e /etc/systemd/system/sockets.target.wants/pop3-stdio.socket ]
 }
 
@@ -290,5 +293,6 @@ serve_with_installed_unit() {
 	[ ! -e /var/lib/pop3-stdio ]
 	[ ! -e /etc/pop3-stdio ]
 	[ ! -e /etc/systemd/system/sockets.target.wants/pop3s-stdio.socket ]
+	[ ! -e /etc/systemd/system/multi-user.target.wants/pop3s-stdio-stunnel.service ]
 	refute grep -q 'pop3-stdio' /etc/inetd.conf
 }

@@ -20,6 +20,10 @@
  * of the messages it saw before must not change (doc/protocol.md: clients
  * would download them again).
  *
+ * The file is also scanned with scan_mbox_rounds in rounds of a size the
+ * input picks, so that two threads cut it at places of the fuzzer's
+ * choosing: the messages emitted must be exactly the one-thread scan's.
+ *
  * Large inputs are slow to find by mutation, and the interesting places
  * (block ends at 128 KiB and 256 KiB) are far in: an input starting with
  * 0xFF is "expanded" -- a run of a two-byte pattern, up to 320 KiB long,
@@ -32,6 +36,7 @@
 
 #include "fuzz.h"
 #include "mailbox.h"
+#include "mboxscan.h"
 #include "netio.h"
 
 
@@ -487,6 +492,53 @@ static void check_ids_kept(char (*before)[MAX_UIDL_LENGTH + 1],
 	}
 }
 
+/* ---- the two-thread scan against the one-thread scan ---- */
+
+struct scan_list {
+	struct scanned_message *m;
+	size_t n, cap;
+};
+
+static bool scan_collect(void *context, const struct scanned_message *msg)
+{
+	struct scan_list *l = context;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->m = realloc(l->m, l->cap * sizeof(*l->m));
+		FUZZ_CHECK(l->m != NULL);
+	}
+	l->m[l->n++] = *msg;
+	return true;
+}
+
+static void check_rounds(uint64_t round_bytes)
+{
+	struct scan_list one = { 0 }, two = { 0 };
+	uint64_t end_one, end_two;
+	int fd = open(mbox_path, O_RDONLY | O_CLOEXEC);
+
+	FUZZ_CHECK(fd >= 0);
+	enum scan_result r1 = scan_mbox_rounds(fd, 0, &end_one, scan_collect, &one, 0);
+	enum scan_result r2 = scan_mbox_rounds(fd, 0, &end_two, scan_collect, &two, round_bytes);
+	FUZZ_CHECK(r1 == r2);
+	if (r1 == SCAN_OK) {
+		FUZZ_CHECK(one.n == two.n && end_one == end_two);
+		for (size_t i = 0; i < one.n; i++) {
+			const struct scanned_message *x = &one.m[i], *y = &two.m[i];
+			FUZZ_CHECK(x->start == y->start && x->data == y->data &&
+				   x->length == y->length && x->size == y->size &&
+				   memcmp(x->digest, y->digest, 16) == 0 &&
+				   x->has_xuidl == y->has_xuidl &&
+				   x->uw_internal == y->uw_internal &&
+				   (!x->has_xuidl || strcmp(x->xuidl, y->xuidl) == 0));
+		}
+	}
+	free(one.m);
+	free(two.m);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct view v = { 0 }, first = { 0 };
@@ -494,6 +546,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	clear_state();
 	build_file(data, size);
+	/* Rounds of 1 to 4096 bytes, at most about 64 of them. */
+	uint64_t round_bytes = size > 1 ? ((uint64_t)data[size - 2] << 4 | 1) : 1;
+	if (round_bytes < file_len / 64)
+		round_bytes = file_len / 64;
+	check_rounds(round_bytes);
 	wire_reset();
 	netio_init(&io, -1, wire, 5);
 	struct mailbox *mb = open_and_check(&v, top_k);
