@@ -119,11 +119,14 @@ class World:
             os.chown(self.mbox, FIXTURE_UID,
                      MAIL_GID if self.root_spool else FIXTURE_GID)
 
-    def session(self, server, commands, env=None):
-        """Runs one whole session; its output."""
+    def session(self, server, commands, env=None, trace=None):
+        """Runs one whole session (under strace, writing to trace); its
+        output."""
         text = "".join(c + "\r\n" for c in ["USER " + USER, "PASS " + PASSWORD]
                        + commands)
-        r = subprocess.run(self.args(server), input=text.encode(),
+        pre = ["strace", "-f", "-qq", "-y", "-s", "0", "-o", trace,
+               "-e", "trace=" + ",".join(TRACED)] if trace else []
+        r = subprocess.run(pre + self.args(server), input=text.encode(),
                            capture_output=True, env=env, timeout=120)
         return r.stdout
 
@@ -414,11 +417,10 @@ def state_tree(world, names, content):
 
 
 def state_key(tree, mtime):
-    h = hashlib.blake2b(digest_size=20)
-    h.update(str(mtime).encode())
+    h = hashlib.sha1(str(mtime).encode())
     for p, _, is_dir, data in tree:
         h.update(b"%s\0%d\0%d\0" % (p.encode(), is_dir, len(data)))
-        h.update(hashlib.blake2b(data, digest_size=20).digest())
+        h.update(hashlib.sha1(data).digest())
     return h.digest()
 
 
@@ -480,24 +482,29 @@ ID_RE = re.compile(rb"^X-Test-Id: (\S+)\r?$", re.M)
 def parse_session(out, retr_count):
     """(ok, text of the error, {'stat': (n, size), 'uidl': {n: id},
     'retr': {n: bytes}}) from the output of login, STAT, UIDL, RETR
-    1..retr_count, QUIT."""
-    lines = out.split(b"\r\n")
+    1..retr_count, QUIT.  RETR texts stay as sent (byte-stuffed, CRLF)."""
     pos = 0
 
     def line():
         nonlocal pos
-        if pos >= len(lines):
+        end = out.find(b"\r\n", pos)
+        if end < 0:
             raise ValueError("output ends early")
-        pos += 1
-        return lines[pos - 1]
+        ln = out[pos:end]
+        pos = end + 2
+        return ln
 
     def multi():
-        body = []
-        while True:
-            ln = line()
-            if ln == b".":
-                return body
-            body.append(ln[1:] if ln.startswith(b".") else ln)
+        nonlocal pos
+        if out.startswith(b".\r\n", pos):
+            pos += 3
+            return b""
+        end = out.find(b"\r\n.\r\n", pos - 2)
+        if end < 0:
+            raise ValueError("multi-line response not ended")
+        body = out[pos:end + 2]
+        pos = end + 5
+        return body
 
     try:
         for what in ("greeting", "USER", "PASS"):
@@ -513,13 +520,13 @@ def parse_session(out, retr_count):
         ln = line()
         if not ln.startswith(b"+OK"):
             return False, "UIDL: %r" % ln, None
-        for u in multi():
+        for u in multi().split(b"\r\n")[:-1]:
             n, uid = u.split(b" ", 1)
             res["uidl"][int(n)] = uid
         for n in range(1, retr_count + 1):
             ln = line()
             if ln.startswith(b"+OK"):
-                res["retr"][n] = b"\r\n".join(multi()) + b"\r\n"
+                res["retr"][n] = multi()
             elif n <= count:
                 return False, "RETR %d: %r" % (n, ln), None
         ln = line()
@@ -634,8 +641,9 @@ class Runner:
         self.base = tempfile.mkdtemp(prefix="powercut.", dir=args.tmp)
         os.chmod(self.base, 0o755)
         self.seen = set()
-        self.per_point = 24 if args.scale == "full" else 3
-        self.enum_bits = 7 if args.scale == "full" else 3
+        self.full = args.scale == "full"
+        self.enum_bits = 8 if self.full else 3
+        self.per_point = 3
         self.late_n = 0
 
     def note(self, text):
@@ -734,7 +742,7 @@ def layout(rng, sizes, prefix="m"):
 
 
 def make_case(runner, name, msgs, deleted, delivery=None, fresh=False,
-              root_spool=False, prior_sessions=2):
+              root_spool=False, prior_sessions=2, trace=None):
     """Records the session of one case; returns what explore needs."""
     server = runner.server
     rng = random.Random(runner.args.seed * 1000 + len(name))
@@ -770,6 +778,8 @@ def make_case(runner, name, msgs, deleted, delivery=None, fresh=False,
         st = os.stat(world.mbox)
         log_delivery(log, st.st_ino, at, delivery[1], st.st_mtime_ns)
         out, _ = p.communicate(b"QUIT\r\n", timeout=120)
+    elif trace:
+        out = world.session(server, dele + ["QUIT"], env=env, trace=trace)
     else:
         out = world.session(server, dele + ["QUIT"], env=env)
     if b"+OK" not in out.split(b"\r\n")[-2]:
@@ -791,6 +801,70 @@ def describe(op):
     if op[0] in ("W", "D"):
         return "%s ino %d at %d, %d bytes" % (op[0], op[1], op[2], len(op[3]))
     return " ".join(str(x) for x in op)
+
+
+# What strace is asked to show: every call that can change a file or a
+# name, or sync one; those the recorder does not model must not appear.
+TRACED = ["write", "pwrite64", "ftruncate", "fsync", "fdatasync", "open",
+          "openat", "creat", "rename", "renameat", "?renameat2", "unlink",
+          "unlinkat", "mkdir", "mkdirat", "rmdir", "writev", "pwritev",
+          "?pwritev2", "fallocate", "?copy_file_range", "sendfile", "splice",
+          "truncate", "link", "linkat", "symlink", "symlinkat", "?openat2",
+          "syncfs", "sync"]
+MODELLED = {"write": "W", "pwrite64": "W", "ftruncate": "T", "fsync": "S",
+            "fdatasync": "S", "rename": "R", "renameat": "R", "renameat2": "R",
+            "unlink": "U", "unlinkat": "U", "mkdir": "C", "mkdirat": "C",
+            "open": "C", "openat": "C", "creat": "C"}
+CALL_RE = re.compile(r"^(?:\d+ +)?(\w+)\((.*)\) += (-?\d+)")
+
+
+def strace_counts(trace, world):
+    """Per record kind, the calls strace saw on the world's files; and the
+    calls seen there that the recorder does not model."""
+    c, unmodelled = {}, []
+    with open(trace) as f:
+        for ln in f:
+            m = CALL_RE.match(ln)
+            if not m or world.dir + "/" not in m.group(2) or int(m.group(3)) < 0:
+                continue
+            call, args, result = m.group(1), m.group(2), int(m.group(3))
+            kind = MODELLED.get(call)
+            if kind is None:
+                unmodelled.append(ln.strip())
+                continue
+            if call in ("open", "openat"):
+                if "O_CREAT|O_EXCL" not in args and "O_TRUNC" not in args:
+                    continue  # opened, nothing made (O_CREAT alone: none here)
+                kind = "T" if "O_TRUNC" in args else "C"
+            if kind == "R" and "RENAME_EXCHANGE" in args:
+                kind = "X"
+            if kind == "W" and result == 0:
+                continue
+            c[kind] = c.get(kind, 0) + 1
+    return c, unmodelled
+
+
+def strace_check(runner):
+    """The recorder against strace, on one session that makes the state
+    directory, the index, the journal and deletes: the same calls, counted
+    by kind; none that the simulation does not model."""
+    if not shutil.which("strace"):
+        print("strace-check: skipped, strace not installed", flush=True)
+        return
+    trace = os.path.join(runner.base, "strace.out")
+    world, _, ops, _, _, _ = case_spread(runner, "strace", fresh=True,
+                                         trace=trace)
+    want, unmodelled = strace_counts(trace, world)
+    got = {}
+    for op in ops:
+        kind = op[0]
+        got[kind] = got.get(kind, 0) + 1
+    for u in unmodelled:
+        runner.fail("strace-check", 0, "", "not modelled: " + u)
+    if got != want:
+        runner.fail("strace-check", 0, "", "recorded %s, strace saw %s" % (
+            sorted(got.items()), sorted(want.items())))
+    print("strace-check: %s recorded, as strace saw" % counts(ops), flush=True)
 
 
 def counts(ops):
@@ -816,18 +890,18 @@ def case_truncate(runner):
     return make_case(runner, "truncate", msgs, ["m18", "m19", "m20"])
 
 
-def case_windows(runner):
+def case_windows(runner, name="windows"):
     """More than MIN_WINDOW (4 MiB) deleted near the start, then deletions
     spread over what follows: a journaled prefix, then windows moved in
     place, each fdatasync'd and checkpointed."""
     rng = random.Random(runner.args.seed + 2)
     sizes = [rng.randint(500, 3000) for _ in range(8)]
     sizes += [1500000, 1500000, 1400000]       # m9..m11, deleted: 4.4 MB
-    sizes += [rng.randint(150000, 260000) for _ in range(45)]  # ~9 MB
+    sizes += [rng.randint(150000, 260000) for _ in range(35)]  # ~7 MB
     msgs = layout(rng, sizes)
     deleted = ["m2", "m5", "m9", "m10", "m11"] + \
-        ["m%d" % n for n in range(14, 57, 6)]
-    return make_case(runner, "windows", msgs, deleted)
+        ["m%d" % n for n in range(14, 47, 6)]
+    return make_case(runner, name, msgs, deleted)
 
 
 def case_delivery(runner):
@@ -851,13 +925,14 @@ def run_case(runner, name, made, points=None):
                                              runner.failed - failed), flush=True)
 
 
-def case_second_cut(runner, made):
-    """A power cut during the update, then another during the recovery."""
+def second_cuts(runner, made, first_cuts):
+    """A power cut during the update, then another during the recovery:
+    first_cuts states at points inside the rewrite, each with the crash
+    states of its own recovery."""
     world, snap, ops, expect, retr_count, late = made
     rewrite = [k + 1 for k, op in enumerate(ops) if op[0] in ("W", "T") and
                op[1] == snap.mbox_ino]
-    chosen = set(runner.rng.sample(rewrite, min(len(rewrite),
-                                                runner.args.second_cuts)))
+    chosen = set(runner.rng.sample(rewrite, min(len(rewrite), first_cuts)))
     # The first cuts: one state each, at points inside the rewrite.
     firsts = []
     model = Model(snap)
@@ -869,14 +944,13 @@ def case_second_cut(runner, made):
             names, content, (_, latest) = model.build(keep)
             firsts.append((state_tree(world, names, content), latest,
                            expect(model.deliveries), k))
-    before, failed = runner.states, runner.failed
     for i, (tree, mtime, exp, k) in enumerate(firsts):
         materialize(world, snap, tree, mtime)
         if runner.rng.random() < 0.5:
             world.deliver(late[1])
             exp = exp.plus([late[0]])
         snap2 = Snapshot(world)
-        log = os.path.join(runner.base, "second-%d.log" % i)
+        log = os.path.join(runner.base, "second-%d-%d.log" % (k, i))
         out = world.session(runner.server, check_commands(retr_count),
                             env=recorder_env(world, log))
         ok, why, res = parse_session(out, retr_count)
@@ -890,8 +964,6 @@ def case_second_cut(runner, made):
             i, k, len(ops2), counts(ops2)))
         runner.explore("second-cut", world, snap2, ops2,
                        lambda _d, e=exp: e, retr_count, None)
-    print("second-cut: %d crash states, %d failed" % (
-        runner.states - before, runner.failed - failed), flush=True)
 
 
 CASES = ["spread", "truncate", "windows", "delivery", "fresh", "index",
@@ -905,17 +977,19 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--server", default=os.path.join(TOP, "pop3-stdio"))
     ap.add_argument("--limit", type=int, default=0)
-    ap.add_argument("--second-cuts", type=int, default=6)
     ap.add_argument("--show", type=int, default=20, help="failures printed")
     ap.add_argument("--keep", help="copy failing worlds here")
     ap.add_argument("--tmp", default=None)
     ap.add_argument("--expect-failures", action="store_true")
+    ap.add_argument("--label", default="powercut", help="of the summary")
     ap.add_argument("--dump", action="store_true", help="print the logs")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     runner = Runner(args)
     try:
         for name in args.cases.split(","):
+            runner.per_point = (20 if name == "windows" else 110) \
+                if runner.full else 3
             if name == "spread":
                 run_case(runner, name, case_spread(runner))
             elif name == "fresh":
@@ -938,17 +1012,25 @@ def main():
                 run_case(runner, name, case_windows(runner))
             elif name == "delivery":
                 run_case(runner, name, case_delivery(runner))
+            elif name == "strace-check":
+                strace_check(runner)
             elif name == "second-cut":
-                case_second_cut(runner, case_windows(runner)
-                                if args.scale == "full" else case_spread(
-                                    runner, "second-src"))
+                before, failed = runner.states, runner.failed
+                runner.per_point = 60 if runner.full else 3
+                second_cuts(runner, case_spread(runner, "second-src"),
+                            5 if runner.full else 3)
+                if runner.full:
+                    runner.per_point = 8
+                    second_cuts(runner, case_windows(runner, "second-win"), 2)
+                print("second-cut: %d crash states, %d failed" % (
+                    runner.states - before, runner.failed - failed), flush=True)
             else:
                 ap.error("unknown case " + name)
     finally:
         if not args.keep or runner.failed == 0:
             shutil.rmtree(runner.base, ignore_errors=True)
-    print("powercut: %d crash states, %d failed (seed %d)" % (
-        runner.states, runner.failed, args.seed), flush=True)
+    print("%s: %d crash states, %d failed (seed %d)" % (
+        args.label, runner.states, runner.failed, args.seed), flush=True)
     if args.expect_failures:
         return 0 if runner.failed > 0 else 1
     return 1 if runner.failed else 0
