@@ -742,7 +742,8 @@ def layout(rng, sizes, prefix="m"):
 
 
 def make_case(runner, name, msgs, deleted, delivery=None, fresh=False,
-              root_spool=False, prior_sessions=2, trace=None):
+              root_spool=False, prior_sessions=2, trace=None,
+              prior_delete=False):
     """Records the session of one case; returns what explore needs."""
     server = runner.server
     rng = random.Random(runner.args.seed * 1000 + len(name))
@@ -752,7 +753,14 @@ def make_case(runner, name, msgs, deleted, delivery=None, fresh=False,
     everything = b"".join(msgs) + b"".join(d[1] for d in extra) + late[1]
     wire = wire_of(server, runner.base, name + ".ref", everything)
     world = World(runner.base, name, root_spool=root_spool)
-    world.write_mbox(b"".join(msgs))
+    first = message(rng, "x", 1, 5000) if prior_delete else b""
+    world.write_mbox(first + b"".join(msgs))
+    if prior_delete:
+        # An earlier update: the journal file stays (empty), the index and
+        # its spare are there to be overwritten and exchanged.
+        out = world.session(server, ["DELE 1", "QUIT"])
+        if b"-ERR" in out:
+            raise RuntimeError("%s: setup session failed: %r" % (name, out))
     if not fresh:
         for _ in range(prior_sessions):  # the index, and its spare
             out = world.session(server, ["QUIT"])
@@ -988,7 +996,7 @@ def main():
     runner = Runner(args)
     try:
         for name in args.cases.split(","):
-            runner.per_point = (20 if name == "windows" else 110) \
+            runner.per_point = (20 if name == "windows" else 400) \
                 if runner.full else 3
             if name == "spread":
                 run_case(runner, name, case_spread(runner))
@@ -996,10 +1004,11 @@ def main():
                 # The first deletion ever: the state directory is made now.
                 run_case(runner, name, case_spread(runner, "fresh", fresh=True))
             elif name == "index":
-                # An index and its spare from earlier sessions: the update's
-                # index save exchanges them (RENAME_EXCHANGE).
+                # An index, its spare and an empty journal from an earlier
+                # update: both are reused in place, the index saved by
+                # overwriting the spare and exchanging the two names.
                 run_case(runner, name, case_spread(runner, "index",
-                                                   prior_sessions=3))
+                                                   prior_delete=True))
             elif name == "rootspool":
                 if not ROOT:
                     print("rootspool: skipped, needs root", flush=True)
