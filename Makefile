@@ -127,14 +127,15 @@ check-fast: pop3-stdio $(UNIT_TESTS)
 # build.  POWERCUT_SEED picks the sample, POWERCUT_SCALE=quick takes the
 # small one of make check; POWERCUT_ARGS adds options (powercut.py -h).
 POWERCUT_SEED ?= 1
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 POWERCUT_SCALE ?= full
 powercut: pop3-stdio $(POWERCUT_TOOLS)
 	@for d in $(PLANTED_DEFECTS); do \
-		python3 tests/powercut/powercut.py --seed $(POWERCUT_SEED) \
+		$(PYTHON) tests/powercut/powercut.py --seed $(POWERCUT_SEED) \
 			--server tests/bin/pop3-stdio-planted-$$d --label "planted $$d" \
 			--expect-failures --show 2 || exit 1; \
 	done
-	python3 tests/powercut/powercut.py --scale $(POWERCUT_SCALE) \
+	$(PYTHON) tests/powercut/powercut.py --scale $(POWERCUT_SCALE) \
 		--seed $(POWERCUT_SEED) \
 		$(POWERCUT_ARGS)
 
