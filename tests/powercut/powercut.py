@@ -974,7 +974,7 @@ def second_cuts(runner, made, first_cuts):
                        lambda _d, e=exp: e, retr_count, None)
 
 
-CASES = ["spread", "truncate", "windows", "delivery", "fresh", "index",
+CASES = ["strace-check", "spread", "truncate", "windows", "delivery", "fresh", "index",
          "rootspool", "second-cut"]
 
 
@@ -996,7 +996,7 @@ def main():
     runner = Runner(args)
     try:
         for name in args.cases.split(","):
-            runner.per_point = (20 if name == "windows" else 400) \
+            runner.per_point = (30 if name == "windows" else 500) \
                 if runner.full else 3
             if name == "spread":
                 run_case(runner, name, case_spread(runner))
