@@ -20,16 +20,16 @@ PYTHON=python3
 [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
 
 setup() {
-	[ "$(cat "$TOP/build/flavour" 2>/dev/null)" != sanitize ] ||
+	[ "$(cat "$REPO/build/flavour" 2>/dev/null)" != sanitize ] ||
 		skip "a sanitizer build: its runtime must be loaded before the preloaded recorder"
 	command -v openssl >/dev/null || skip "openssl not installed"
-	[ -x "$TOP/tests/bin/powercut-recorder.so" ] ||
+	[ -x "$REPO/tests/bin/powercut-recorder.so" ] ||
 		skip "tests/bin/powercut-recorder.so not built (make check builds it)"
 }
 
 # simulate ARG...: the simulator with a fixed seed; its output in $output.
 simulate() {
-	run "$PYTHON" "$TOP/tests/powercut/powercut.py" --seed 1 --show 5 "$@"
+	run "$PYTHON" "$REPO/tests/powercut/powercut.py" --seed 1 --show 5 "$@"
 	echo "$output" >&2
 }
 
@@ -79,7 +79,7 @@ summary() {
 
 # planted NAME: the build with that mistake fails the same sample.
 planted() {
-	simulate --server "$TOP/tests/bin/pop3-stdio-planted-$1" --label "planted $1" \
+	simulate --server "$REPO/tests/bin/pop3-stdio-planted-$1" --label "planted $1" \
 		--cases spread,fresh --expect-failures
 	summary "planted $1"
 	[ "$FAILED" -gt 0 ]
