@@ -29,6 +29,17 @@ or none, every delivered message, each with its unique-id unchanged; and
 leave no journal.  A third session then serves from the index the second
 one saved and must send the same.
 
+Not modelled: a block torn inside itself (sectors), a size that grew
+without its data (zeros or stale bytes after the old end), owners, modes,
+times other than the maildrop's mtime (the one it had at the last fsync,
+or its latest) and extended attributes; names outside the spool and state
+directories; writes through mmap, writev, fallocate, copy_file_range or
+O_TMPFILE (the strace-check case shows the server makes none); an fsync
+that fails and drops its pages; a disk that lies about its cache; a
+delivery agent's own crash (deliveries are durable when logged).  Ops on
+different files or in different blocks may land in any combination, so
+orders a journaling file system would not allow are included.
+
 Prints one line per failure and the summary
     powercut: N crash states, F failed (seed S)
 and exits 1 when F > 0 (with --expect-failures: when F == 0).
