@@ -74,6 +74,19 @@ tests/bin/pop3-stdio-fault: $(FAULT_OBJECTS) build/flavour | tests/bin
 $(FAULT_BUILD)/%.o: %.c $(HEADERS) | $(FAULT_BUILD)
 	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) -DPOP3_FAULT_INJECTION -c -o $@ $<
 
+# For the power-cut simulator (tests/powercut/powercut.py): the recorder
+# preloaded into the unchanged server, and builds with one known mistake
+# planted each (journal.c), which the simulator must catch.  Test-only.
+POWERCUT_TOOLS = tests/bin/powercut-recorder.so \
+	$(PLANTED_DEFECTS:%=tests/bin/pop3-stdio-planted-%)
+PLANTED_DEFECTS = skip-journal-fsync skip-window-sync mark-after-cut
+tests/bin/powercut-recorder.so: tests/powercut/recorder.c | tests/bin
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
+tests/bin/pop3-stdio-planted-%: $(SOURCES) $(HEADERS) build/flavour | tests/bin
+	$(CC) $(CFLAGS) $(REQUIRED_CFLAGS) \
+		-DPOP3_PLANTED_$$(echo $* | tr a-z- A-Z_) -o $@ $(SOURCES) \
+		$(LDFLAGS) $(LDLIBS)
+
 # Unit tests for the parsers, linked against the real modules.
 UNIT_TESTS = $(patsubst tests/unit/%.c,tests/bin/%,$(wildcard tests/unit/*.c))
 tests/bin/%: tests/unit/%.c $(LIB_SOURCES) $(HEADERS) build/flavour | tests/bin
@@ -89,7 +102,12 @@ build/flavour: FORCE
 	@echo $(FLAVOUR) | cmp -s - $@ || echo $(FLAVOUR) >$@
 FORCE:
 
-check: pop3-stdio tests/bin/pop3-stdio-fault $(UNIT_TESTS)
+# A sanitizer build skips the power-cut suite (its runtime must be loaded
+# before the recorder): its tools are not built then.
+ifneq ($(SANITIZE),1)
+CHECK_TOOLS = $(POWERCUT_TOOLS)
+endif
+check: pop3-stdio tests/bin/pop3-stdio-fault $(UNIT_TESTS) $(CHECK_TOOLS)
 	@for t in $(UNIT_TESTS); do echo "unit: $$t"; $$t || exit 1; done
 	$(BATS) tests
 
@@ -102,6 +120,26 @@ check-fast: pop3-stdio $(UNIT_TESTS)
 	$(BATS) $(CHECK_FAST_SUITES)
 
 .PHONY: check-fast
+
+# The whole power-cut simulation (tests/powercut/powercut.py): every case,
+# at least 10,000 crash states; then each planted defect must be caught.
+# Ends with "powercut: N crash states, F failed (seed S)" for the release
+# build.  POWERCUT_SEED picks the sample, POWERCUT_SCALE=quick takes the
+# small one of make check; POWERCUT_ARGS adds options (powercut.py -h).
+POWERCUT_SEED ?= 1
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
+POWERCUT_SCALE ?= full
+powercut: pop3-stdio $(POWERCUT_TOOLS)
+	@for d in $(PLANTED_DEFECTS); do \
+		$(PYTHON) tests/powercut/powercut.py --seed $(POWERCUT_SEED) \
+			--server tests/bin/pop3-stdio-planted-$$d --label "planted $$d" \
+			--expect-failures --show 2 || exit 1; \
+	done
+	$(PYTHON) tests/powercut/powercut.py --scale $(POWERCUT_SCALE) \
+		--seed $(POWERCUT_SEED) \
+		$(POWERCUT_ARGS)
+
+.PHONY: powercut
 
 # Side-by-side benchmark with popa3d, Dovecot and the machine's limits,
 # then POP3S and POP3 with many clients at once (bench/README.md); needs

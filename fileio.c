@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "params.h"
 
 #define STREAM_OFFSET UINT64_MAX /* not positional: pipes and sockets */
 
@@ -72,6 +75,25 @@ bool fsync_directory(const char *dir)
 	close(fd);
 	errno = saved;
 	return ok;
+}
+
+bool fsync_parent(const char *path)
+{
+	char parent[PATH_BUFFER];
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	if (!slash)
+		return fsync_directory(".");
+	if (len == 0)
+		return fsync_directory("/");
+	if (len >= sizeof(parent)) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	memcpy(parent, path, len);
+	parent[len] = '\0';
+	return fsync_directory(parent);
 }
 
 bool join_path(char *buf, size_t cap, const char *dir, const char *name)

@@ -17,6 +17,9 @@ bool write_full(int fd, const void *buf, size_t len);
 bool read_full(int fd, void *buf, size_t len);
 /* fsync of a directory, so that a rename or unlink in it is durable. */
 bool fsync_directory(const char *dir);
+/* fsync of the directory that holds path: a new name in it (a directory
+ * just made) is durable only then, whatever is synced inside it. */
+bool fsync_parent(const char *path);
 /* dir "/" name into buf of size cap; false when it does not fit. */
 bool join_path(char *buf, size_t cap, const char *dir, const char *name);
 

@@ -33,6 +33,11 @@
  * A fingerprint of the old bytes after the mark's place and a digest of
  * the last bytes of the new text check (a) and (c): a file that fails them
  * was changed by someone else, and is left alone.
+ *
+ * POP3_PLANTED_* (test builds only, tests/bin/pop3-stdio-planted-*, never
+ * ./pop3-stdio): each removes one of the steps above on purpose, to show
+ * that the power-cut simulator (tests/powercut/) notices: the journal's
+ * fsync, a window's fdatasync, or the order of mark and cut.
  */
 #include "journal.h"
 
@@ -475,8 +480,10 @@ static bool checkpoint(struct rewrite *j, uint64_t at, bool marked)
 	uint64_t seq = j->seq + 1;
 
 	FAULT_POINT("window sync");
+#ifndef POP3_PLANTED_SKIP_WINDOW_SYNC
 	if (fdatasync(j->mbox) != 0)
 		return false;
+#endif
 	encode_slot(slot, seq, at, marked);
 	FAULT_POINT("checkpoint");
 	if (!pwrite_full(j->journal, slot, sizeof(slot), slot_at(j->plan, seq % SLOTS)) ||
@@ -555,6 +562,9 @@ static bool mark_end(struct rewrite *j)
 
 	FAULT_POINT("mark");
 	return pwrite_full(j->mbox, p->mark, (size_t)mark_len(p), p->new_end) &&
+#ifdef POP3_PLANTED_MARK_AFTER_CUT
+	       ftruncate(j->mbox, (off_t)p->new_end) == 0 &&
+#endif
 	       checkpoint(j, p->new_end, true);
 }
 
@@ -610,7 +620,11 @@ static bool write_journal(struct rewrite *j, int fd)
 	    !pwrite_full(fd, slots, sizeof(slots), slot_at(p, 0)))
 		return false;
 	FAULT_POINT("journal fsync");
+#ifdef POP3_PLANTED_SKIP_JOURNAL_FSYNC
+	return true;
+#else
 	return fsync(fd) == 0;
+#endif
 }
 
 /* The journal file, created once (and its name made durable then). */

@@ -23,7 +23,11 @@ static bool claim_user_dir(int base_fd, const char *base,
 {
 	struct stat st;
 
-	if (mkdirat(base_fd, acct->name, 0700) != 0 && errno != EEXIST)
+	/* The journal is synced with this directory, but the directory's own
+	 * name is durable only once its parent is synced: without that a
+	 * power cut could take the directory, and the journal with it. */
+	if (mkdirat(base_fd, acct->name, 0700) == 0 ? fsync(base_fd) != 0
+						    : errno != EEXIST)
 		return false;
 	int user = openat(base_fd, acct->name,
 			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -51,7 +55,9 @@ static bool make_user_dir_as_root(const char *base, const struct account *acct)
 	struct stat st;
 
 	/* 0711: users may pass through to their own directory, not list. */
-	if (mkdir(base, 0711) == 0 ? chmod(base, 0711) != 0 : errno != EEXIST)
+	if (mkdir(base, 0711) == 0
+		    ? chmod(base, 0711) != 0 || !fsync_parent(base)
+		    : errno != EEXIST)
 		return false;
 	int dir = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
@@ -104,7 +110,7 @@ void statedir_prepare(const char *configured, const char *spool_dir,
 	if (!base || !join_path(out, cap, base, acct->name))
 		goto none;
 	if (root ? !make_user_dir_as_root(base, acct)
-		 : (mkdir(base, 0700) != 0 && errno != EEXIST))
+		 : (mkdir(base, 0700) == 0 ? !fsync_parent(base) : errno != EEXIST))
 		goto none;
 	return;
 none:
@@ -119,7 +125,7 @@ bool statedir_ready(const char *dir)
 {
 	struct stat st;
 
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) == 0 ? !fsync_parent(dir) : errno != EEXIST)
 		return false;
 	if (lstat(dir, &st) != 0)
 		return false;
