@@ -43,6 +43,23 @@ teardown() {
 	teardown_world
 }
 
+# write_serve_script [VAR=VALUE]: $WORLD/serve.sh, the server a superserver
+# starts, with VAR=VALUE in its environment when given; its log lines go
+# to $WORLD/server.log.
+write_serve_script() {
+	local args
+	mapfile -t args < <(pop3_args)
+	{
+		printf '#!/bin/sh\nexec'
+		if [ $# -gt 0 ]; then printf ' env %q' "$1"; fi
+		printf ' %q' "$POP3" "${args[@]}" --debug
+		printf ' 2>>%q\n' "$WORLD/server.log"
+	} >"$WORLD/serve.sh"
+	chmod 755 "$WORLD/serve.sh"
+	: >"$WORLD/server.log"
+	chmod 666 "$WORLD/server.log"
+}
+
 need_fail2ban() {
 	command -v "$1" >/dev/null || skip "$1 is not installed (package fail2ban)"
 	[ -f "$F2B/filter.d/common.conf" ] || skip "fail2ban's filter.d/common.conf is missing"
@@ -94,16 +111,8 @@ regex() { fail2ban-regex --raw -o ip "$1" "$F2B/filter.d/pop3-stdio.conf"; }
 @test "fail2ban: the address of a real TCP client comes from the socket, not from the environment" {
 	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
 	command -v curl >/dev/null || skip "curl is not installed"
-	local args port try
-	mapfile -t args < <(pop3_args)
-	{
-		printf '#!/bin/sh\nREMOTE_ADDR=%s exec' "$FORGED"
-		printf ' %q' "$POP3" "${args[@]}" --debug
-		printf ' 2>>%q\n' "$WORLD/server.log"
-	} >"$WORLD/serve.sh"
-	chmod 755 "$WORLD/serve.sh"
-	: >"$WORLD/server.log"
-	chmod 666 "$WORLD/server.log"
+	local port try
+	write_serve_script "REMOTE_ADDR=$FORGED"
 	for try in 1 2 3 4 5 6 7 8; do
 		port=$((21000 + RANDOM % 1000))
 		systemd-socket-activate -l "127.0.0.1:$port" --inetd -a "$WORLD/serve.sh" \
@@ -130,16 +139,7 @@ regex() { fail2ban-regex --raw -o ip "$1" "$F2B/filter.d/pop3-stdio.conf"; }
 	is_root || skip "needs root for a network namespace of its own"
 	command -v unshare >/dev/null && command -v ip >/dev/null || skip "unshare or ip is missing"
 	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
-	local args
-	mapfile -t args < <(pop3_args)
-	{
-		printf '#!/bin/sh\nexec'
-		printf ' %q' "$POP3" "${args[@]}" --debug
-		printf ' 2>>%q\n' "$WORLD/server.log"
-	} >"$WORLD/serve.sh"
-	chmod 755 "$WORLD/serve.sh"
-	: >"$WORLD/server.log"
-	chmod 666 "$WORLD/server.log"
+	write_serve_script
 	# In a network namespace of its own with only loopback, the socket
 	# listens on [::] (IPv4 too, as systemd's ListenStream=110 does).
 	# Everything in it ends with the namespace's shell.
