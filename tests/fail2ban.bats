@@ -43,23 +43,6 @@ teardown() {
 	teardown_world
 }
 
-# write_serve_script [VAR=VALUE]: $WORLD/serve.sh, the server a superserver
-# starts, with VAR=VALUE in its environment when given; its log lines go
-# to $WORLD/server.log.
-write_serve_script() {
-	local args
-	mapfile -t args < <(pop3_args)
-	{
-		printf '#!/bin/sh\nexec'
-		if [ $# -gt 0 ]; then printf ' env %q' "$1"; fi
-		printf ' %q' "$POP3" "${args[@]}" --debug
-		printf ' 2>>%q\n' "$WORLD/server.log"
-	} >"$WORLD/serve.sh"
-	chmod 755 "$WORLD/serve.sh"
-	: >"$WORLD/server.log"
-	chmod 666 "$WORLD/server.log"
-}
-
 need_fail2ban() {
 	command -v "$1" >/dev/null || skip "$1 is not installed (package fail2ban)"
 	[ -f "$F2B/filter.d/common.conf" ] || skip "fail2ban's filter.d/common.conf is missing"

@@ -96,6 +96,24 @@ pop3() {
 	if [ $# -gt 0 ]; then printf '%s\r\n' "$@"; fi | "$POP3" "${args[@]}" "${opts[@]}"
 }
 
+# write_serve_script [VAR=VALUE]: $WORLD/serve.sh, the command line a
+# superserver runs: our options, VAR=VALUE in its environment when given,
+# and the log (--debug sends it to stderr) kept apart from the connection,
+# in $WORLD/server.log.
+write_serve_script() {
+	local args
+	mapfile -t args < <(pop3_args)
+	{
+		printf '#!/bin/sh\nexec'
+		if [ $# -gt 0 ]; then printf ' env %q' "$1"; fi
+		printf ' %q' "$POP3" "${args[@]}" --debug
+		printf ' 2>>%q\n' "$WORLD/server.log"
+	} >"$WORLD/serve.sh"
+	chmod 755 "$WORLD/serve.sh"
+	: >"$WORLD/server.log"
+	chmod 666 "$WORLD/server.log"
+}
+
 # pop3_raw [OPTION...]: a session reading the client bytes from stdin.
 pop3_raw() {
 	local args

@@ -20,18 +20,7 @@ setup() {
 	printf 'Subject: two\r\n\r\nbody two\r\n' >"$WORLD/msg2"
 	SIZE1=$(wc -c <"$WORLD/msg1")
 	SIZE2=$(wc -c <"$WORLD/msg2")
-	# The command line a superserver runs: our options, the log (--debug
-	# sends it to stderr) kept apart from the connection.
-	local args
-	mapfile -t args < <(pop3_args)
-	{
-		printf '#!/bin/sh\nexec'
-		printf ' %q' "$POP3" "${args[@]}" --debug
-		printf ' 2>>%q\n' "$WORLD/server.log"
-	} >"$WORLD/serve.sh"
-	chmod 755 "$WORLD/serve.sh"
-	: >"$WORLD/server.log"
-	chmod 666 "$WORLD/server.log"
+	write_serve_script
 	SERVER_PID=
 }
 
