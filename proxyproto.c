@@ -177,9 +177,21 @@ static bool host_bits_clear(const struct proxy_net *net, size_t bytes)
 	return true;
 }
 
+/* "local": a peer on a Unix-domain socket.  Who may connect to the socket
+ * is decided by its file's owner and mode, as a front end on the same host
+ * (stunnel with "protocol = proxy") needs; such a peer has no address to
+ * list. */
+static const char local_entry[] = "local";
+
 static bool parse_entry(const char *text, size_t len, struct proxy_net *net)
 {
 	char addr[INET6_ADDRSTRLEN];
+
+	memset(net, 0, sizeof(*net));
+	if (len == sizeof(local_entry) - 1 && memcmp(text, local_entry, len) == 0) {
+		net->family = AF_UNIX;
+		return true;
+	}
 	const char *slash = memchr(text, '/', len);
 	size_t alen = slash ? (size_t)(slash - text) : len;
 
@@ -187,7 +199,6 @@ static bool parse_entry(const char *text, size_t len, struct proxy_net *net)
 		return false;
 	memcpy(addr, text, alen);
 	addr[alen] = '\0';
-	memset(net->addr, 0, sizeof(net->addr));
 	if (inet_pton(AF_INET, addr, net->addr) == 1)
 		net->family = AF_INET;
 	else if (inet_pton(AF_INET6, addr, net->addr) == 1)
@@ -227,6 +238,8 @@ static bool net_contains(const struct proxy_net *net, int family,
 
 	if (net->family != family)
 		return false;
+	if (bits == 0) /* "local", or a /0 */
+		return true;
 	if (memcmp(net->addr, addr, bits / 8) != 0)
 		return false;
 	if (bits % 8 == 0)
@@ -247,6 +260,8 @@ static bool list_contains(const struct trusted_proxies *list, int family,
 bool trusted_proxies_match(const struct trusted_proxies *list,
 			   const struct sockaddr *sa, socklen_t len)
 {
+	if (sa->sa_family == AF_UNIX && len >= (socklen_t)sizeof(sa_family_t))
+		return list_contains(list, AF_UNIX, NULL);
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
 		return list_contains(list, AF_INET,
 				     (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);

@@ -41,7 +41,8 @@ const char *proxy_parse_v1(const char *line, size_t len,
 const char *proxy_source_text(const struct proxy_header *h, char *out,
 			      size_t cap);
 
-/* --trusted-proxies: addresses or CIDR prefixes, IPv4 or IPv6. */
+/* --trusted-proxies: addresses or CIDR prefixes, IPv4 or IPv6, or "local"
+ * for a peer on a Unix-domain socket (family AF_UNIX, no address). */
 struct proxy_net {
 	int family;
 	unsigned prefix; /* leading bits that must match */
@@ -53,14 +54,15 @@ struct trusted_proxies {
 	struct proxy_net nets[MAX_TRUSTED_PROXIES];
 };
 
-/* "10.0.0.1,192.0.2.0/24,2001:db8::/32": entries separated by single
+/* "10.0.0.1,192.0.2.0/24,2001:db8::/32,local": entries separated by single
  * commas, none empty; an address without /N is a host (/32, /128); no
  * host bits may be set below the prefix (a typo, not a network).  Returns
  * false on any error, list then undefined. */
 bool trusted_proxies_parse(const char *text, struct trusted_proxies *list);
 
 /* Whether the socket address (AF_INET or AF_INET6; an IPv4-mapped IPv6
- * address counts as the IPv4 one) is in the list. */
+ * address counts as the IPv4 one; AF_UNIX matches "local") is in the
+ * list. */
 bool trusted_proxies_match(const struct trusted_proxies *list,
 			   const struct sockaddr *sa, socklen_t len);
 

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "check.h"
 #include "proxyproto.h"
@@ -167,7 +168,22 @@ static void trusted_list(void)
 	check(trusted_proxies_parse("0.0.0.0/0", &l) && match4(&l, "203.0.113.9") &&
 		      !match6(&l, "2001:db8::1"),
 	      "0.0.0.0/0", "IPv4 only");
-	const char *bad[] = { "",	      ",",	    "10.0.0.1,",
+	/* "local": a peer on a Unix-domain socket, and nothing else. */
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t unnamed = sizeof(sa_family_t);
+	check(trusted_proxies_parse("local", &l) &&
+		      trusted_proxies_match(&l, (struct sockaddr *)&sun, unnamed) &&
+		      !match4(&l, "127.0.0.1") && !match6(&l, "::1"),
+	      "local", "matches an IP peer, or not a Unix one");
+	check(trusted_proxies_parse("127.0.0.1", &l) &&
+		      !trusted_proxies_match(&l, (struct sockaddr *)&sun, unnamed),
+	      "Unix peer", "trusted without local");
+	check(trusted_proxies_parse("10.0.0.1,local", &l) && l.count == 2 &&
+		      trusted_proxies_match(&l, (struct sockaddr *)&sun, unnamed) &&
+		      match4(&l, "10.0.0.1"),
+	      "local among addresses", "refused");
+	const char *bad[] = { "local/8", "LOCAL", "locall", "loca",
+			      "",	      ",",	    "10.0.0.1,",
 			      ",10.0.0.1",    "10.0.0.1,,10.0.0.2",
 			      "10.0.0.1/33",  "10.0.0.0/08", "10.0.0.1/8",
 			      "10.0.0.0/",    "/8",	    "10.0.0.0/-1",
