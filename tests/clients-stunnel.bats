@@ -2,7 +2,9 @@
 # TLS through stunnel, proven with real clients, with a certificate
 # this suite makes.  Standalone stunnel (foreground = yes, as Debian's
 # stunnel@.service needs) with the shipped files moved to test ports:
-#   deploy/stunnel/pop3s-stdio.conf      POP3S, port 995 -> 21410
+#   deploy/stunnel/pop3s-stdio.conf      POP3S, port 995 -> 21410, with
+#                                        pop3s-stdio-backend.socket behind
+#                                        it (a Unix socket of the test's)
 #   deploy/stunnel/pop3-stdio-stls.conf  TLS required on 110: stunnel's
 #                                        protocol = pop3 -> 21411
 # getmail6 has no STLS support, so it is tried on POP3S only.
@@ -14,6 +16,7 @@ load clients-lib
 POP3S_PORT=21410
 STLS_PORT=21411
 DEBUG_PORT=21412
+EXEC_PORT=21413
 
 setup_file() {
 	suite_requires_tools stunnel openssl || return 0
@@ -82,19 +85,40 @@ teardown_file() { teardown_suite_world; }
 	assert_maildrop $INITIAL
 }
 
-@test "stunnel passes the client's address in REMOTE_HOST; pop3-stdio logs it" {
-	# stunnel's exec gives pop3-stdio a socket pair, not the TCP socket, so
-	# the address can only come from REMOTE_HOST.  With --debug the log
-	# lines also go to stderr, which a foreground stunnel keeps.
+@test "stunnel daemon: its PROXY header names the client, and pop3-stdio behind the Unix socket logs it" {
+	# The backend's only peer is stunnel on the Unix socket: the address
+	# in the log comes from the header (--trusted-proxies=local in
+	# pop3s-stdio-backend@.service).  With --debug the log lines also go
+	# to stderr, which systemd-socket-activate keeps.
 	start_stunnel pop3s-stdio.conf "$DEBUG_PORT" --debug
 	new_account
 	curl -sS --max-time 20 --cacert "$CERT" \
 		"pop3s://$ACCOUNT:$SECRET@127.0.0.1:$DEBUG_PORT/" >/dev/null
-	grep -Eq '^pop3-stdio\[[0-9]+\]: connection from 127\.0\.0\.1$' "$WORLD/stunnel-$DEBUG_PORT.log"
-	grep -Eq "^pop3-stdio\[[0-9]+\]: login: user $ACCOUNT\$" "$WORLD/stunnel-$DEBUG_PORT.log"
+	local log="$WORLD/backend-$DEBUG_PORT.log"
+	grep -Eq '^pop3-stdio\[[0-9]+\]: connection from 127\.0\.0\.1 port [0-9]+ via proxy local$' "$log"
+	grep -Eq "^pop3-stdio\[[0-9]+\]: login: user $ACCOUNT\$" "$log"
 	# The login was AUTH PLAIN, its data masked on the continuation line,
 	# so the check below covers the base64 form too.
-	grep -qx 'C: AUTH PLAIN' "$WORLD/stunnel-$DEBUG_PORT.log"
-	grep -qx 'C: \*\*\*\*\*\*\*\*' "$WORLD/stunnel-$DEBUG_PORT.log"
+	grep -qx 'C: AUTH PLAIN' "$log"
+	grep -qx 'C: \*\*\*\*\*\*\*\*' "$log"
+	refute_password_logged "$log"
 	refute_password_logged "$WORLD/stunnel-$DEBUG_PORT.log"
+	# A failed login names the client too: the line fail2ban acts on.
+	run curl -sS --max-time 20 --cacert "$CERT" \
+		"pop3s://$ACCOUNT:wrong-$SECRET@127.0.0.1:$DEBUG_PORT/"
+	[ "$status" -ne 0 ]
+	grep -Eq "^pop3-stdio\[[0-9]+\]: login failed: user $ACCOUNT: [a-z ]+; client 127\.0\.0\.1\$" "$log"
+	assert_maildrop $INITIAL
+}
+
+@test "stunnel exec'ing pop3-stdio per connection: curl, and the address from REMOTE_HOST" {
+	# pop3s-stdio-exec.conf: stunnel's exec gives pop3-stdio a socket
+	# pair, not the TCP socket, so the address can only come from
+	# REMOTE_HOST.
+	start_stunnel pop3s-stdio-exec.conf "$EXEC_PORT" --debug
+	scenario_curl pop3s "$EXEC_PORT"
+	local log="$WORLD/stunnel-$EXEC_PORT.log"
+	grep -Eq '^pop3-stdio\[[0-9]+\]: connection from 127\.0\.0\.1$' "$log"
+	grep -Eq "^pop3-stdio\[[0-9]+\]: login: user $ACCOUNT\$" "$log"
+	refute_password_logged "$log"
 }

@@ -152,11 +152,59 @@ stunnel_conf() {
 	*-stls.conf) accept=("accept = 110" "accept = 127.0.0.1:$port") ;;
 	*) accept=("accept = 995" "accept = 127.0.0.1:$port") ;;
 	esac
+	# pop3-stdio behind it: run by stunnel (exec), or at the other end of
+	# the backend socket (connect; the options then go to the backend).
+	local backend=("connect = /run/pop3-stdio/pop3s-backend.sock"
+		"connect = $(backend_socket "$port")")
+	grep -q '^exec = ' "$DEPLOY/stunnel/$file" &&
+		backend=("exec = /usr/local/sbin/pop3-stdio" "exec = $POP3"
+			"execArgs = pop3-stdio" "execArgs = pop3-stdio $(server_args "$@")")
 	subst "$DEPLOY/stunnel/$file" "${accept[@]}" \
 		"cert = /etc/pop3-stdio/pop3s.pem" "cert = $CERT" \
-		"key = /etc/pop3-stdio/pop3s.key" "key = $KEY" \
-		"exec = /usr/local/sbin/pop3-stdio" "exec = $POP3" \
-		"execArgs = pop3-stdio" "execArgs = pop3-stdio $(server_args "$@")"
+		"key = /etc/pop3-stdio/pop3s.key" "key = $KEY" "${backend[@]}"
+}
+
+# backend_socket PORT: the Unix socket between the stunnel daemon on PORT
+# and its pop3-stdio (pop3s-stdio-backend.socket's, moved to the test).
+backend_socket() { echo "$WORLD/pop3s-backend-$1.sock"; }
+
+# uses_backend_socket SHIPPED: the stunnel file hands sessions to
+# pop3s-stdio-backend.socket (rather than exec'ing pop3-stdio itself).
+uses_backend_socket() {
+	grep -qx 'connect = /run/pop3-stdio/pop3s-backend.sock' "$DEPLOY/stunnel/$1"
+}
+
+# wait_for_socket PATH: polls until a socket exists at PATH; bounded.
+wait_for_socket() {
+	local tries=200
+	while [ ! -S "$1" ]; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "no socket at $1 after 10 s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# start_backend_socket PORT [POP3-OPTION...]: pop3s-stdio-backend.socket
+# for the stunnel daemon on PORT, as systemd-socket-activate --inetd -a on
+# its Unix socket running pop3s-stdio-backend@.service's ExecStart (with
+# the unit's sandbox settings, tests/deploy-unit-exec).
+start_backend_socket() {
+	local port=$1 sock script
+	shift
+	sock=$(backend_socket "$port")
+	[ "$(listen_stream pop3s-stdio-backend.socket)" = /run/pop3-stdio/pop3s-backend.sock ] ||
+		return 1
+	script=$(unit_script pop3s-stdio-backend@.service) || return 1
+	subst "$script" "$POP3 $(server_args)" "$POP3 $(server_args "$@")" \
+		>"$WORLD/backend-$port.sh" || return 1
+	chmod 755 "$WORLD/backend-$port.sh"
+	rm -f "$sock"
+	start_server "backend-$port" \
+		systemd-socket-activate --inetd -a -l "$sock" "$WORLD/backend-$port.sh"
+	wait_for_socket "$sock"
 }
 
 # xinetd_service NAME PORT: xinetd.d/NAME for 127.0.0.1:PORT.
@@ -209,7 +257,7 @@ unit_script() {
 			"/usr/local/share/pop3-stdio/stunnel/pop3s-stdio.conf" \
 			"$WORLD/pop3s-stdio-stunnel.conf" >"$script" || return 1
 		;;
-	pop3s-*)
+	pop3s-stdio@.service)
 		subst "$script.shipped" \
 			"/usr/local/share/pop3-stdio/stunnel/pop3s-stdio-inetd.conf" \
 			"$WORLD/pop3s-stdio-inetd.conf" >"$script" || return 1
@@ -255,12 +303,14 @@ start_socket_activate() {
 # start_stunnel_unit PORT: pop3s-stdio-stunnel.service, the standalone
 # stunnel daemon, run as its ExecStart under the unit's NoNewPrivileges,
 # CapabilityBoundingSet, UMask and Limit* settings (tests/deploy-unit-exec)
-# with deploy/stunnel/pop3s-stdio.conf moved to PORT.
+# with deploy/stunnel/pop3s-stdio.conf moved to PORT, and the
+# pop3s-stdio-backend.socket it hands its sessions to.
 start_stunnel_unit() {
 	local script
 	stunnel_conf pop3s-stdio.conf "$1" >"$WORLD/pop3s-stdio-stunnel.conf" || return 1
 	script=$(unit_script pop3s-stdio-stunnel.service) || return 1
 	require_free_port "$1" || return 1
+	start_backend_socket "$1" || return 1
 	start_server "stunnel-unit-$1" "$script"
 	wait_for_port "$1"
 }
@@ -285,6 +335,9 @@ start_stunnel() {
 	shift 2
 	stunnel_conf "$conf" "$port" "$@" >"$WORLD/stunnel-$port.conf" || return 1
 	require_free_port "$port" || return 1
+	if uses_backend_socket "$conf"; then
+		start_backend_socket "$port" "$@" || return 1
+	fi
 	start_server "stunnel-$port" stunnel "$WORLD/stunnel-$port.conf"
 	wait_for_port "$port"
 }
