@@ -91,8 +91,12 @@ assert_references() {
 	grep -qx "ExecStart=-$p/sbin/pop3-stdio" "$DEST$units/pop3-stdio@.service"
 	grep -qx "ExecStart=-/usr/bin/stunnel $share/stunnel/pop3s-stdio-inetd.conf" \
 		"$DEST$units/pop3s-stdio@.service"
+	grep -qx "ExecStart=-$p/sbin/pop3-stdio --trusted-proxies=local" \
+		"$DEST$units/pop3s-stdio-backend@.service"
+	grep -qx "ExecStart=/usr/bin/stunnel $share/stunnel/pop3s-stdio.conf" \
+		"$DEST$units/pop3s-stdio-stunnel.service"
 	local conf
-	for conf in pop3s-stdio.conf pop3s-stdio-inetd.conf pop3-stdio-stls.conf; do
+	for conf in pop3s-stdio-exec.conf pop3s-stdio-inetd.conf pop3-stdio-stls.conf; do
 		grep -qx "exec = $p/sbin/pop3-stdio" "$DEST$share/stunnel/$conf"
 	done
 	grep -q " $p/sbin/pop3-stdio\$" "$DEST$share/tcpserver/run"
@@ -125,7 +129,8 @@ assert_references() {
 	# Found through the unit path, as systemd finds units it installs.
 	SYSTEMD_UNIT_PATH="$units:" run systemd-analyze verify --man=no \
 		pop3-stdio.socket pop3s-stdio.socket pop3-stdio@verify.service \
-		pop3s-stdio@verify.service pop3s-stdio-stunnel.service
+		pop3s-stdio@verify.service pop3s-stdio-stunnel.service \
+		pop3s-stdio-backend.socket pop3s-stdio-backend@verify.service
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -137,6 +142,8 @@ assert_references() {
 		deploy/systemd/pop3-stdio.socket deploy/systemd/pop3-stdio@.service \
 		deploy/systemd/pop3s-stdio.socket deploy/systemd/pop3s-stdio@.service \
 		deploy/systemd/pop3s-stdio-stunnel.service deploy/stunnel/pop3s-stdio.conf deploy/stunnel/pop3s-stdio-inetd.conf \
+		deploy/systemd/pop3s-stdio-backend.socket deploy/systemd/pop3s-stdio-backend@.service \
+		deploy/stunnel/pop3s-stdio-exec.conf \
 		deploy/stunnel/pop3-stdio-stls.conf deploy/tcpserver/run; do
 		[ -e "$REPO/$f" ]
 		grep -qF "$f" "$REPO/README.md" || {

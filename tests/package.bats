@@ -160,6 +160,9 @@ serve_with_installed_unit() {
 		./lib/systemd/system/pop3-stdio.socket ./lib/systemd/system/pop3-stdio@.service \
 		./lib/systemd/system/pop3s-stdio.socket ./lib/systemd/system/pop3s-stdio@.service \
 		./lib/systemd/system/pop3s-stdio-stunnel.service \
+		./lib/systemd/system/pop3s-stdio-backend.socket \
+		./lib/systemd/system/pop3s-stdio-backend@.service \
+		./usr/share/pop3-stdio/stunnel/pop3s-stdio-exec.conf \
 		./usr/share/pop3-stdio/xinetd.d/pop3-stdio ./usr/share/pop3-stdio/xinetd.d/pop3s-stdio \
 		./usr/share/pop3-stdio/stunnel/pop3s-stdio-inetd.conf \
 		./usr/share/pop3-stdio/stunnel/pop3s-stdio.conf \
@@ -196,6 +199,8 @@ serve_with_installed_unit() {
 	[ -L /etc/systemd/system/multi-user.target.wants/pop3s-stdio-stunnel.service ]
 	[ ! -e /etc/systemd/system/sockets.target.wants/pop3s-stdio.socket ]
 	[ ! -e /etc/systemd/system/sockets.target.wants/pop3-stdio.socket ]
+	# Pulled in by the stunnel daemon's Requires=, not enabled on its own.
+	[ ! -e /etc/systemd/system/sockets.target.wants/pop3s-stdio-backend.socket ]
 	[ "$(stat -c '%U %a' /var/lib/pop3-stdio)" = "root 711" ]
 	grep -qx 'enabled  = false' /etc/fail2ban/jail.d/pop3-stdio.conf
 	refute grep -q '^enabled *= *true' /etc/fail2ban/jail.d/pop3-stdio.conf
@@ -222,6 +227,44 @@ serve_with_installed_unit() {
 	[ ! -s "/var/mail/$ACCOUNT" ]
 	[ -d "/var/lib/pop3-stdio/$ACCOUNT" ]
 	[ "$(stat -c %U "/var/lib/pop3-stdio/$ACCOUNT")" = "$ACCOUNT" ]
+}
+
+@test "installed POP3S default: the stunnel daemon's unit and the backend socket's pop3-stdio serve curl over TLS" {
+	skip_unless_tools stunnel
+	local password sock=/run/pop3-stdio-package-test/backend.sock port=$((PORT + 1))
+	password=$(cat "$PKG/password")
+	printf 'From sender@example.org Mon Nov 23 11:00:00 2026\nSubject: over TLS\n\nthrough stunnel\n\n' \
+		>"/var/mail/$ACCOUNT"
+	WORLD=$PKG make_test_cert
+	"$PYTHON" "$REPO/tests/deploy-unit-exec" /lib/systemd/system/pop3s-stdio-backend@.service \
+		>"$PKG/backend.sh"
+	chmod 755 "$PKG/backend.sh"
+	grep -q ' /usr/sbin/pop3-stdio --trusted-proxies=local "\$@"$' "$PKG/backend.sh"
+	[ "$(sed -n 's/^ListenStream=//p' /lib/systemd/system/pop3s-stdio-backend.socket)" = \
+		/run/pop3-stdio/pop3s-backend.sock ]
+	mkdir -p "${sock%/*}"
+	start_server backend systemd-socket-activate --inetd -a -l "$sock" "$PKG/backend.sh"
+	wait_for_socket "$sock"
+	subst /usr/share/pop3-stdio/stunnel/pop3s-stdio.conf \
+		"accept = 995" "accept = 127.0.0.1:$port" \
+		"cert = /etc/pop3-stdio/pop3s.pem" "cert = $PKG/tls/cert.pem" \
+		"key = /etc/pop3-stdio/pop3s.key" "key = $PKG/tls/key.pem" \
+		"connect = /run/pop3-stdio/pop3s-backend.sock" "connect = $sock" >"$PKG/stunnel.conf"
+	"$PYTHON" "$REPO/tests/deploy-unit-exec" /lib/systemd/system/pop3s-stdio-stunnel.service \
+		>"$PKG/stunnel.sh.installed"
+	subst "$PKG/stunnel.sh.installed" /usr/share/pop3-stdio/stunnel/pop3s-stdio.conf \
+		"$PKG/stunnel.conf" >"$PKG/stunnel.sh"
+	chmod 755 "$PKG/stunnel.sh"
+	require_free_port "$port"
+	start_server stunnel "$PKG/stunnel.sh"
+	wait_for_port "$port"
+	curl -sS --max-time 20 --cacert "$PKG/tls/cert.pem" \
+		"pop3s://$ACCOUNT:$password@127.0.0.1:$port/1" >"$PKG/got-tls"
+	printf 'Subject: over TLS\r\n\r\nthrough stunnel\r\n' >"$PKG/expected-tls"
+	same_bytes "$PKG/expected-tls" "$PKG/got-tls"
+	stop_servers
+	rm -rf "${sock%/*}"
+	: >"/var/mail/$ACCOUNT"
 }
 
 @test "conffile: the administrator's blocked-users entry refuses the login, and survives an upgrade to a rebuilt higher version" {
