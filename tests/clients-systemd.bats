@@ -8,7 +8,9 @@
 # (tests/deploy-unit-exec), so a capability the session needs and the unit
 # lacks fails these tests.  pop3s-stdio-stunnel.service (995, one stunnel
 # daemon, the recommended POP3S set-up) runs its ExecStart once, under the
-# same settings, with deploy/stunnel/pop3s-stdio.conf on a test port.
+# same settings, with deploy/stunnel/pop3s-stdio.conf on a test port; the
+# sessions it hands on go to pop3s-stdio-backend.socket, played the same
+# way on a Unix socket of the test, running pop3s-stdio-backend@.service.
 
 load helpers
 load deploy-lib
