@@ -605,15 +605,27 @@ static int run_after_login(const struct config *config, int channel,
 
 /* ---- start-up ---- */
 
+/* Whether fd 0's own end is a socket file (see unix_socket_has_file). */
+static bool on_unix_socket_file(void)
+{
+	struct sockaddr_storage own = { 0 };
+	socklen_t len = sizeof(own);
+
+	return getsockname(STDIN_FILENO, (struct sockaddr *)&own, &len) == 0 &&
+	       unix_socket_has_file((struct sockaddr *)&own, len);
+}
+
 /* Whether fd 0's peer is one of the trusted proxies. */
 static bool behind_trusted_proxy(const struct trusted_proxies *list)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 
-	return list->count > 0 &&
-	       getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0 &&
-	       trusted_proxies_match(list, (struct sockaddr *)&ss, len);
+	if (list->count == 0 ||
+	    getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0 ||
+	    !trusted_proxies_match(list, (struct sockaddr *)&ss, len))
+		return false;
+	return ss.ss_family != AF_UNIX || on_unix_socket_file();
 }
 
 /* Each response batch leaves in one write; without Nagle's delay it is

@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "number.h"
 
@@ -238,8 +240,6 @@ static bool net_contains(const struct proxy_net *net, int family,
 
 	if (net->family != family)
 		return false;
-	if (bits == 0) /* "local", or a /0 */
-		return true;
 	if (memcmp(net->addr, addr, bits / 8) != 0)
 		return false;
 	if (bits % 8 == 0)
@@ -257,11 +257,19 @@ static bool list_contains(const struct trusted_proxies *list, int family,
 	return false;
 }
 
+static bool list_has_local(const struct trusted_proxies *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (list->nets[i].family == AF_UNIX)
+			return true;
+	return false;
+}
+
 bool trusted_proxies_match(const struct trusted_proxies *list,
 			   const struct sockaddr *sa, socklen_t len)
 {
 	if (sa->sa_family == AF_UNIX && len >= (socklen_t)sizeof(sa_family_t))
-		return list_contains(list, AF_UNIX, NULL);
+		return list_has_local(list);
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
 		return list_contains(list, AF_INET,
 				     (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
@@ -273,4 +281,12 @@ bool trusted_proxies_match(const struct trusted_proxies *list,
 	return list_contains(list, AF_INET6, a6->s6_addr) ||
 	       (IN6_IS_ADDR_V4MAPPED(a6) &&
 		list_contains(list, AF_INET, &a6->s6_addr[12]));
+}
+
+bool unix_socket_has_file(const struct sockaddr *own, socklen_t len)
+{
+	const size_t path_at = offsetof(struct sockaddr_un, sun_path);
+
+	return own->sa_family == AF_UNIX && (size_t)len > path_at &&
+	       ((const struct sockaddr_un *)own)->sun_path[0] != '\0';
 }

@@ -66,4 +66,12 @@ bool trusted_proxies_parse(const char *text, struct trusted_proxies *list);
 bool trusted_proxies_match(const struct trusted_proxies *list,
 			   const struct sockaddr *sa, socklen_t len);
 
+/* Whether the own end of a Unix-domain connection (getsockname) is a
+ * socket file: the connection was accepted on a listening socket whose
+ * owner and mode decide who may connect, as "local" assumes.  The end of
+ * a socketpair (what stunnel's exec gives pop3-stdio, relaying a remote
+ * client's bytes) has no name, and an abstract socket no mode: neither
+ * may be trusted. */
+bool unix_socket_has_file(const struct sockaddr *own, socklen_t len);
+
 #endif

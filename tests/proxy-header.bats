@@ -107,6 +107,33 @@ refused() {
 	refute grep -F '192.0.2.7' "$LOG"
 }
 
+@test "PROXY: local trusts a peer on a Unix socket file: the header's client logged, the session served" {
+	connect --addr "unix:$WORLD/backend.sock" local \
+		< <(printf '%s\r\n' "$GOOD4" "USER alice" "PASS wrong" "USER alice" "PASS secret" "STAT" "QUIT")
+	[ "$status" -eq 0 ]
+	printf -- '+OK send PASS\r\n-ERR [AUTH] authentication failed\r\n+OK send PASS\r\n+OK maildrop has 2 messages (47 octets)\r\n+OK 2 47\r\n+OK bye, 0 messages deleted, 2 left\r\n' >"$WORLD/want"
+	after_greeting "$OUT" >"$WORLD/got"
+	same_bytes "$WORLD/want" "$WORLD/got"
+	grep -F 'connection from 192.0.2.7 port 56324 via proxy local' "$LOG"
+	grep -E 'login failed: user alice: bad password; client 192\.0\.2\.7$' "$LOG"
+}
+
+@test "PROXY: local never trusts a socketpair (stunnel's exec relays a remote client's bytes): the header is an unknown command" {
+	connect --addr socketpair local < <(printf '%s\r\n' "$GOOD4" "USER alice" "PASS wrong" "QUIT")
+	[ "$status" -eq 0 ]
+	after_greeting "$OUT" | head -n 1 | grep -q '^-ERR unknown command'
+	refute grep -F '192.0.2.7' "$LOG"
+	refute grep -F 'via proxy' "$LOG"
+	cmp "$WORLD/alice.before" "$SPOOL/alice"
+}
+
+@test "PROXY: a Unix socket peer is not trusted by addresses alone, only by local" {
+	connect --addr "unix:$WORLD/backend.sock" 127.0.0.1,::1 < <(printf '%s\r\n' "$GOOD4" "QUIT")
+	[ "$status" -eq 0 ]
+	after_greeting "$OUT" | head -n 1 | grep -q '^-ERR unknown command'
+	refute grep -F '192.0.2.7' "$LOG"
+}
+
 @test "PROXY: without --trusted-proxies nothing is parsed, even from a socket peer" {
 	connect "" < <(printf '%s\r\n' "$GOOD4" "QUIT")
 	[ "$status" -eq 0 ]

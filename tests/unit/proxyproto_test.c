@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -198,6 +199,27 @@ static void trusted_list(void)
 	check(!trusted_proxies_parse(many, &l), "too many entries", "accepted");
 }
 
+static void unix_socket_file(void)
+{
+	struct sockaddr_un named = { .sun_family = AF_UNIX };
+	struct sockaddr_un abstract = { .sun_family = AF_UNIX };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t path_at = offsetof(struct sockaddr_un, sun_path);
+
+	strcpy(named.sun_path, "/run/pop3-stdio/pop3s-backend.sock");
+	check(unix_socket_has_file((struct sockaddr *)&named,
+				   path_at + strlen(named.sun_path) + 1),
+	      "socket file", "not recognised");
+	/* A socketpair's end: only the family. */
+	check(!unix_socket_has_file((struct sockaddr *)&named, sizeof(sa_family_t)),
+	      "unnamed end", "taken for a file");
+	memcpy(abstract.sun_path, "\0pop3", 5);
+	check(!unix_socket_has_file((struct sockaddr *)&abstract, path_at + 5),
+	      "abstract socket", "taken for a file");
+	check(!unix_socket_has_file((struct sockaddr *)&sin, sizeof(sin)),
+	      "IPv4 socket", "taken for a file");
+}
+
 int main(void)
 {
 	accepts_tcp4();
@@ -205,5 +227,6 @@ int main(void)
 	accepts_unknown();
 	refuses_malformed();
 	trusted_list();
+	unix_socket_file();
 	return check_summary();
 }
