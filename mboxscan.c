@@ -8,11 +8,13 @@
  * first.  Line ends are counted in bulk between events, never per line
  * in the body: that is what lets the scan run near the speed of read().
  *
- * A large file is scanned by two threads at once, in rounds (see
- * scan_mbox_rounds): copying the file out of the page cache and looking at
- * its bytes each cost about as much as cat, and the two halves of a round
- * cost that on two processors.  What is emitted is exactly what one thread
- * would emit, in the same order.
+ * A large file is scanned by two threads at once, in chunks they take in
+ * turn (see scan_mbox_rounds): copying the file out of the page cache and
+ * looking at its bytes each cost about as much as cat, and the two threads
+ * share that on two processors.  The second thread runs from the start of
+ * the scan to its end and works a chunk ahead, so that neither thread
+ * waits for the other at every chunk.  What is emitted is exactly what
+ * one thread would emit, in the same order.
  */
 #include "mboxscan.h"
 
@@ -795,49 +797,65 @@ static enum scan_result scan_range(struct scanner *s, int fd, uint64_t from,
 /* Below this many bytes to scan, a second thread costs more than it
  * saves (starting one takes tens of microseconds; 4 MB take about 1 ms). */
 #define PARALLEL_MIN (4u << 20)
-/* Bytes a round covers.  Each round starts one thread; the second half of
- * a round is held as messages until the first half has been emitted. */
-#define ROUND_BYTES (16u << 20)
-/* The most messages the second thread holds (128 bytes each, so 128 KiB):
- * past that it stops at the next message and the first thread goes on
- * from there, so memory never grows with a round's message count. */
+/* Bytes a chunk covers.  The file is cut at likely message starts into
+ * chunks that the calling thread and one worker take in turn, the worker
+ * holding its messages until the caller has emitted those before them.
+ * 4 MB take about 2 ms: the two threads end within a chunk of each other,
+ * and the hand-over of a chunk (a mutex and a wake-up, microseconds) is
+ * lost in it. */
+#define CHUNK_BYTES (4u << 20)
+/* The most messages the worker holds for one chunk (128 bytes each, so
+ * 128 KiB; pages are only touched as they fill): past that it stops at the
+ * next message and the caller scans on from there, so memory never grows
+ * with a chunk's message count. */
 #define HELD_MAX 1024
+/* Chunks the worker may have done ahead of the caller: while the caller
+ * scans or emits one, the worker fills the other, so neither waits for
+ * the other at every chunk (as a join would make them). */
+#define CHUNK_SLOTS 2
 /* How much is read at once when looking for a message start. */
 #define PROBE_BLOCK 4096
 
-struct worker {
-	struct scanner *s;
-	int fd;
-	uint64_t from, limit;
-	struct scanned_message *held;
-	size_t count;
+enum chunk_state { CHUNK_FREE, CHUNK_SCANNING, CHUNK_DONE };
+
+/* A chunk the worker scans; NO_LIMIT in from: there are no more. */
+struct chunk {
+	enum chunk_state state;
+	uint64_t from;
 	enum scan_result result;
+	uint64_t stopped_at; /* where the message after the chunk begins */
+	uint64_t end;        /* scanned up to, for a chunk that ends the file */
+	size_t count;
+	struct scanned_message *held;
+};
+
+struct pipeline {
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* a chunk's state or stop changed */
+	bool stop;
+	int fd;
+	uint64_t start, chunk_bytes;
+	struct scanner *worker; /* the worker's scanner */
+	struct chunk *filling;  /* the chunk the worker holds messages in */
+	struct chunk chunks[CHUNK_SLOTS];
 };
 
 static bool hold_message(void *context, const struct scanned_message *msg)
 {
-	struct worker *w = context;
+	struct pipeline *p = context;
+	struct chunk *c = p->filling;
 
-	if (w->count == HELD_MAX)
+	if (c->count == HELD_MAX)
 		return false; /* cannot happen: the scan stops at HELD_MAX */
-	w->held[w->count++] = *msg;
-	if (w->count == HELD_MAX)
-		w->s->limit = 0; /* stop where the next message begins */
+	c->held[c->count++] = *msg;
+	if (c->count == HELD_MAX)
+		p->worker->limit = 0; /* stop where the next message begins */
 	return true;
-}
-
-static void *run_worker(void *arg)
-{
-	struct worker *w = arg;
-
-	w->count = 0;
-	w->result = scan_range(w->s, w->fd, w->from, w->limit, hold_message, w);
-	return NULL;
 }
 
 /* Does a message seem to begin at p (a "From " line after an empty line,
  * p[-3] readable)?  Only a guess to cut the file at: the scanner that
- * reaches the place decides, and a wrong guess only costs a round. */
+ * reaches the place decides, and a wrong guess only costs a chunk. */
 static bool looks_like_start(const unsigned char *p)
 {
 	return memcmp(p, "From ", 5) == 0 &&
@@ -876,124 +894,214 @@ static enum scan_result find_start(int fd, uint64_t from, uint64_t *at)
 	}
 }
 
-/* The caller's emit for each message the worker held, in order. */
-static bool emit_held(const struct worker *w, scan_emit emit, void *context)
+/* A likely message start a chunk's length past from; NO_LIMIT when there
+ * is none, or when it cannot be read (the caller scans on alone and meets
+ * the error itself, where the one-thread scan would). */
+static uint64_t start_after(const struct pipeline *p, uint64_t from)
 {
-	for (size_t i = 0; i < w->count; i++)
-		if (!emit(context, &w->held[i]))
+	uint64_t at;
+
+	if (from == NO_LIMIT || p->chunk_bytes > NO_LIMIT - from ||
+	    find_start(p->fd, from + p->chunk_bytes, &at) != SCAN_OK)
+		return NO_LIMIT;
+	return at;
+}
+
+static void set_state(struct pipeline *p, struct chunk *c, enum chunk_state state)
+{
+	pthread_mutex_lock(&p->lock);
+	c->state = state;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until c has left state; false when the pipeline stops instead. */
+static bool wait_past(struct pipeline *p, const struct chunk *c,
+		      enum chunk_state state)
+{
+	pthread_mutex_lock(&p->lock);
+	while (c->state == state && !p->stop)
+		pthread_cond_wait(&p->changed, &p->lock);
+	bool past = c->state != state;
+	pthread_mutex_unlock(&p->lock);
+	return past;
+}
+
+/* Waits until the worker is done with c: nothing happens without it. */
+static void wait_done(struct pipeline *p, const struct chunk *c)
+{
+	pthread_mutex_lock(&p->lock);
+	while (c->state != CHUNK_DONE)
+		pthread_cond_wait(&p->changed, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The worker: every other chunk, [from, limit) with from a chunk's length
+ * past the end of the caller's chunk before it, until the end of the file,
+ * an error, or the caller stops it.  Chunk i goes into slot i mod
+ * CHUNK_SLOTS once the caller has freed it. */
+static void *run_worker(void *arg)
+{
+	struct pipeline *p = arg;
+	uint64_t next = p->start; /* where the caller's next chunk begins */
+
+	for (size_t i = 0;; i++) {
+		struct chunk *c = &p->chunks[i % CHUNK_SLOTS];
+		pthread_mutex_lock(&p->lock);
+		while (c->state != CHUNK_FREE && !p->stop)
+			pthread_cond_wait(&p->changed, &p->lock);
+		bool stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			return NULL;
+		c->from = start_after(p, next);
+		if (c->from == NO_LIMIT) {
+			set_state(p, c, CHUNK_DONE);
+			return NULL;
+		}
+		uint64_t limit = start_after(p, c->from);
+		c->count = 0;
+		p->filling = c;
+		set_state(p, c, CHUNK_SCANNING);
+		c->result = scan_range(p->worker, p->fd, c->from, limit, hold_message, p);
+		c->stopped_at = p->worker->stopped_at;
+		c->end = p->worker->next_read;
+		/* After an error or the end of the file the caller goes on alone. */
+		next = c->result == SCAN_OK ? limit : NO_LIMIT;
+		set_state(p, c, CHUNK_DONE);
+	}
+}
+
+/* The caller's emit for each message the worker held, in order. */
+static bool emit_held(const struct chunk *c, scan_emit emit, void *context)
+{
+	for (size_t i = 0; i < c->count; i++)
+		if (!emit(context, &c->held[i]))
 			return false;
 	return true;
 }
 
+/* Scans from pos (where a message begins) to the end of the file: up to
+ * each of the worker's chunks itself, emitting as it goes, then that
+ * chunk's held messages -- if the caller's scan stopped exactly where the
+ * worker began.  Otherwise the guess was wrong and the chunk is dropped:
+ * the caller scans on from where it did stop. */
+static enum scan_result scan_chunks(struct pipeline *p, struct scanner *s,
+				    uint64_t pos, scan_emit emit, void *context,
+				    uint64_t *end)
+{
+	for (size_t i = 0;;) {
+		struct chunk *c = &p->chunks[i % CHUNK_SLOTS];
+		wait_past(p, c, CHUNK_FREE);
+		if (c->from > pos) {
+			enum scan_result r = scan_range(s, p->fd, pos, c->from, emit, context);
+			if (r != SCAN_OK || s->stopped_at == NO_LIMIT) {
+				*end = s->next_read;
+				return r;
+			}
+			pos = s->stopped_at;
+			continue;
+		}
+		wait_done(p, c);
+		if (c->from == pos) {
+			if (c->result != SCAN_OK) {
+				*end = c->end;
+				return c->result;
+			}
+			if (!emit_held(c, emit, context))
+				return SCAN_NO_MEMORY;
+			if (c->stopped_at == NO_LIMIT) {
+				*end = c->end;
+				return SCAN_OK;
+			}
+			pos = c->stopped_at;
+		}
+		set_state(p, c, CHUNK_FREE);
+		i++;
+	}
+}
+
 /* Starts the worker with every signal blocked: they are the main
  * thread's to handle. */
-static bool start_worker(pthread_t *thread, struct worker *w)
+static bool start_worker(pthread_t *thread, struct pipeline *p)
 {
 	sigset_t all, old;
 
 	sigfillset(&all);
 	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
 		return false;
-	bool started = pthread_create(thread, NULL, run_worker, w) == 0;
+	bool started = pthread_create(thread, NULL, run_worker, p) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return started;
 }
 
-struct rounds {
-	struct scanner *main;
-	struct worker w;
-	int fd;
-	uint64_t size;
-	uint64_t round_bytes;
-	scan_emit emit;
-	void *context;
-	uint64_t *end;
-	bool done;
-};
-
-/* One round from a (where a message begins): the first half scanned and
- * emitted here, the second half at the same time by the worker, held, and
- * emitted after the first -- if the first half ended exactly where the
- * worker began.  Otherwise the guess was wrong and the worker's messages
- * are dropped: the next round starts where the first half did end. */
-static enum scan_result scan_round(struct rounds *r, uint64_t *a)
+static void stop_worker(struct pipeline *p, pthread_t thread)
 {
-	uint64_t b = NO_LIMIT, mid = NO_LIMIT;
-	enum scan_result res = SCAN_OK;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(thread, NULL);
+}
 
-	if (r->size - *a >= r->round_bytes)
-		res = find_start(r->fd, *a + r->round_bytes, &b);
-	uint64_t stop = b == NO_LIMIT ? r->size : b;
-	if (res == SCAN_OK && stop - *a >= 2)
-		res = find_start(r->fd, *a + (stop - *a) / 2, &mid);
-	if (res != SCAN_OK)
-		return res;
+static bool pipeline_init(struct pipeline *p)
+{
+	p->worker = scanner_new();
+	for (size_t i = 0; i < CHUNK_SLOTS; i++)
+		if (p->worker && !(p->chunks[i].held = malloc(HELD_MAX * sizeof(struct scanned_message))))
+			return false;
+	return p->worker != NULL;
+}
 
+static void pipeline_free(struct pipeline *p)
+{
+	for (size_t i = 0; i < CHUNK_SLOTS; i++)
+		free(p->chunks[i].held);
+	scanner_free(p->worker);
+}
+
+/* The scan with a worker thread; false if none could be started (then
+ * nothing was emitted). */
+static bool scan_with_worker(struct scanner *s, int fd, uint64_t start,
+			     uint64_t *end, scan_emit emit, void *context,
+			     uint64_t chunk_bytes, enum scan_result *res)
+{
+	struct pipeline p = { .fd = fd, .start = start, .chunk_bytes = chunk_bytes };
 	pthread_t thread;
-	bool split = mid != NO_LIMIT && mid < stop;
-	if (split) {
-		r->w.fd = r->fd;
-		r->w.from = mid;
-		r->w.limit = b;
-		split = start_worker(&thread, &r->w);
+	bool started = false;
+
+	if (pthread_mutex_init(&p.lock, NULL) != 0)
+		return false;
+	if (pthread_cond_init(&p.changed, NULL) == 0) {
+		started = pipeline_init(&p) && start_worker(&thread, &p);
+		if (started) {
+			*res = scan_chunks(&p, s, start, emit, context, end);
+			stop_worker(&p, thread);
+		}
+		pipeline_free(&p);
+		pthread_cond_destroy(&p.changed);
 	}
-	res = scan_range(r->main, r->fd, *a, split ? mid : b, r->emit, r->context);
-	if (split)
-		pthread_join(thread, NULL);
-	if (res != SCAN_OK || r->main->stopped_at == NO_LIMIT) {
-		*r->end = r->main->next_read;
-		r->done = true;
-		return res;
-	}
-	*a = r->main->stopped_at;
-	if (!split || *a != mid)
-		return SCAN_OK;
-	if (r->w.result != SCAN_OK) {
-		*r->end = r->w.s->next_read;
-		return r->w.result;
-	}
-	if (!emit_held(&r->w, r->emit, r->context))
-		return SCAN_NO_MEMORY;
-	if (r->w.s->stopped_at == NO_LIMIT) {
-		*r->end = r->w.s->next_read;
-		r->done = true;
-	} else {
-		*a = r->w.s->stopped_at;
-	}
-	return SCAN_OK;
+	pthread_mutex_destroy(&p.lock);
+	return started;
 }
 
 enum scan_result scan_mbox_rounds(int fd, uint64_t start, uint64_t *end,
 				  scan_emit emit, void *context,
 				  uint64_t round_bytes)
 {
-	struct rounds r = { .fd = fd, .round_bytes = round_bytes, .emit = emit,
-			    .context = context, .end = end };
-	struct stat st;
-	enum scan_result res = SCAN_NO_MEMORY;
+	struct scanner *s = scanner_new();
+	enum scan_result res;
 
 	*end = start;
-	r.main = scanner_new();
-	if (!r.main)
+	if (!s)
 		return SCAN_NO_MEMORY;
-	if (round_bytes > 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size > start) {
-		r.size = (uint64_t)st.st_size;
-		r.w.s = scanner_new();
-		r.w.held = malloc(HELD_MAX * sizeof(*r.w.held));
-	}
-	if (!r.w.s || !r.w.held) {
+	if (round_bytes == 0 ||
+	    !scan_with_worker(s, fd, start, end, emit, context, round_bytes, &res)) {
 		/* One thread: the whole file in one range. */
-		res = scan_range(r.main, fd, start, NO_LIMIT, emit, context);
-		*end = r.main->next_read;
-	} else {
-		uint64_t a = start;
-		do
-			res = scan_round(&r, &a);
-		while (res == SCAN_OK && !r.done);
+		res = scan_range(s, fd, start, NO_LIMIT, emit, context);
+		*end = s->next_read;
 	}
-	free(r.w.held);
-	scanner_free(r.w.s);
-	scanner_free(r.main);
+	scanner_free(s);
 	return res;
 }
 
@@ -1002,11 +1110,11 @@ enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
 {
 	struct stat st;
 	cpu_set_t cpus;
-	uint64_t round_bytes = 0;
+	uint64_t chunk_bytes = 0;
 
 	/* The processors this process may run on, not all the machine has. */
 	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= start + PARALLEL_MIN &&
 	    sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1)
-		round_bytes = ROUND_BYTES;
-	return scan_mbox_rounds(fd, start, end, emit, context, round_bytes);
+		chunk_bytes = CHUNK_BYTES;
+	return scan_mbox_rounds(fd, start, end, emit, context, chunk_bytes);
 }
