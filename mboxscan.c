@@ -94,7 +94,6 @@ struct scanner {
 	bool eof;
 	uint64_t limit;     /* stop where a message begins at or past it */
 	uint64_t stopped_at; /* that message's offset, or NO_LIMIT */
-	bool buffer_has_cr; /* else CR LF pairs need no counting */
 	uint64_t lf_total;
 	uint64_t crlf_total;
 
@@ -183,12 +182,18 @@ static bytes16 newlines16(bytes16 v)
  * with 'F' is an 'F' whose previous byte (the same block loaded one byte
  * earlier) is an LF; only a block that has one -- rare, even in base64,
  * which is full of 'F's but not at line starts -- is looked at as bit
- * masks, to find where. */
+ * masks, to find where.  CRs are gathered in the same pass; the block the
+ * 'F' is in counts whole, which only costs a CR LF count that finds none. */
 BYTEMASK64_TARGET
-static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *lf)
+static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *lf,
+				   bool *cr)
 {
-	const __m256i newline = _mm256_set1_epi8('\n'), letter_f = _mm256_set1_epi8('F');
+	const __m256i newline = _mm256_set1_epi8('\n'), letter_f = _mm256_set1_epi8('F'),
+		      return_c = _mm256_set1_epi8('\r');
 	const unsigned char *q = p, *end = p + (n & ~(size_t)63);
+	__m256i crs = _mm256_setzero_si256();
+
+	*cr = p[-1] == '\r';
 
 	while (q < end) {
 		const unsigned char *stop = (size_t)(end - q) > 127 * 64 ? q + 127 * 64 : end;
@@ -204,7 +209,10 @@ static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *l
 					     _mm256_cmpeq_epi8(before_lo, newline)),
 			    _mm256_and_si256(_mm256_cmpeq_epi8(hi, letter_f),
 					     _mm256_cmpeq_epi8(before_hi, newline)));
+			crs = _mm256_or_si256(crs, _mm256_or_si256(_mm256_cmpeq_epi8(lo, return_c),
+								      _mm256_cmpeq_epi8(hi, return_c)));
 			if (!_mm256_testz_si256(f, f)) {
+				*cr |= !_mm256_testz_si256(crs, crs);
 				uint64_t nl = mask64(q, '\n');
 				uint64_t starts = (nl << 1 | (q[-1] == '\n')) & mask64(q, 'F');
 				unsigned at = (unsigned)__builtin_ctzll(starts);
@@ -217,26 +225,22 @@ static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *l
 		}
 		*lf += sum_lanes(lanes);
 	}
+	*cr |= !_mm256_testz_si256(crs, crs);
 	for (size_t i = (size_t)(q - p); i < n; i++) {
 		if (p[i] == 'F' && p[(ptrdiff_t)i - 1] == '\n')
 			return i;
 		*lf += p[i] == '\n';
+		*cr |= p[i] == '\r';
 	}
 	return n;
 }
 #endif
 
-/* The first i in [0, n) where a line starts with 'F' (p[-1] readable),
- * adding the LFs in p[0..i) to *lf: in the body the two jobs share one
- * pass over the bytes, 64 of them a round. */
-static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf)
+/* find_from_counting without AVX2. */
+static size_t find_from_counting_bytes(const unsigned char *p, size_t n, uint64_t *lf)
 {
 	size_t i = 0;
 
-#ifdef BYTEMASK64
-	if (have_mask64())
-		return find_from_counting64(p, n, lf);
-#endif
 #ifdef BYTEVEC
 	while (n - i >= 64) {
 		/* Four LFs a round at most: 63 rounds fit a byte lane. */
@@ -266,6 +270,23 @@ static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf)
 	return n;
 }
 
+/* The first i in [0, n) where a line starts with 'F' (p[-1] readable),
+ * adding the LFs in p[0..i) to *lf: in the body the two jobs share one
+ * pass over the bytes, 64 of them a round.  *cr is false when no CR lies
+ * in p[-1..i): then no CR LF pair ends there, and LF-only files (nearly
+ * all) are never looked at a second time for them. */
+static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf,
+				 bool *cr)
+{
+#ifdef BYTEMASK64
+	if (have_mask64())
+		return find_from_counting64(p, n, lf, cr);
+#endif
+	size_t i = find_from_counting_bytes(p, n, lf);
+	*cr = memchr(p - 1, '\r', i + 1) != NULL;
+	return i;
+}
+
 /* CR LF pairs whose LF lies in p[0..n); p[-1] is readable. */
 static uint64_t count_crlf(const unsigned char *p, size_t n)
 {
@@ -291,7 +312,9 @@ static void count_to(struct scanner *s, size_t index)
 #else
 	s->lf_total += count_newlines(p, n);
 #endif
-	if (s->buffer_has_cr)
+	/* Header lines and the ends of blocks: a few hundred bytes between
+	 * events, where a memchr costs little. */
+	if (memchr(p - 1, '\r', n + 1))
 		s->crlf_total += count_crlf(p, n);
 	s->counted = index;
 }
@@ -324,8 +347,6 @@ static enum scan_result refill(struct scanner *s)
 		if (n > 0) {
 			s->len += (size_t)n;
 			s->next_read += (uint64_t)n;
-			/* One pass per block, instead of one per message. */
-			s->buffer_has_cr = memchr(s->buf, '\r', s->len) != NULL;
 			return SCAN_OK;
 		}
 		if (n == 0) {
@@ -650,9 +671,10 @@ static enum step step_body(struct scanner *s)
 
 	for (;;) {
 		count_to(s, from);
+		bool cr;
 		size_t f = from + find_from_counting(s->buf + from, s->len - from,
-						     &s->lf_total);
-		if (s->buffer_has_cr)
+						     &s->lf_total, &cr);
+		if (cr)
 			s->crlf_total += count_crlf(s->buf + from, f - from);
 		s->counted = f;
 		if (f == s->len || (f + 5 > s->len && !s->eof)) {
