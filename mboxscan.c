@@ -119,23 +119,37 @@ struct scanner {
 };
 
 #ifdef BYTEMASK64
-/* With tail_readable, 64 bytes from the last partial block on may be
- * loaded (the scan buffer's slack): the tail is one masked block, not a
- * byte loop -- header runs between events are a few hundred bytes. */
 BYTEMASK64_TARGET
-static uint64_t count_newlines64(const unsigned char *p, uint64_t n,
-				 bool tail_readable)
+static uint64_t count_newlines64(const unsigned char *p, uint64_t n)
 {
 	uint64_t count = 0;
 
 	for (; n >= 64; p += 64, n -= 64)
 		count += (uint64_t)__builtin_popcountll(mask64(p, '\n'));
-	if (tail_readable && n > 0)
-		return count + (uint64_t)__builtin_popcountll(mask64(p, '\n') &
-							     ((1ull << n) - 1));
 	for (; n > 0; n--)
 		count += *p++ == '\n';
 	return count;
+}
+
+/* The LFs in p[0..n), adding to *crlf those after a CR (p[-1] is read),
+ * in one pass: header runs between events are a few hundred bytes, and a
+ * second pass for CRs (nearly always none) cost as much as the first.
+ * 64 bytes from the last partial block on may be loaded (the scan
+ * buffer's slack): the tail is one masked block, not a byte loop. */
+BYTEMASK64_TARGET
+static uint64_t count_line_ends64(const unsigned char *p, size_t n, uint64_t *crlf)
+{
+	uint64_t lf = 0, pairs = 0, cr_before = p[-1] == '\r';
+
+	for (size_t i = 0; i < n; i += 64) {
+		uint64_t in = n - i >= 64 ? ~0ull : (1ull << (n - i)) - 1;
+		uint64_t nl = mask64(p + i, '\n') & in, cr = mask64(p + i, '\r');
+		lf += (uint64_t)__builtin_popcountll(nl);
+		pairs += (uint64_t)__builtin_popcountll(nl & (cr << 1 | cr_before));
+		cr_before = cr >> 63;
+	}
+	*crlf += pairs;
+	return lf;
 }
 #endif
 
@@ -145,7 +159,7 @@ uint64_t count_newlines(const unsigned char *p, uint64_t n)
 
 #ifdef BYTEMASK64
 	if (have_mask64())
-		return count_newlines64(p, n, false);
+		return count_newlines64(p, n);
 #endif
 #ifdef BYTEVEC
 	const bytes16 lf = splat16('\n');
@@ -307,16 +321,16 @@ static void count_to(struct scanner *s, size_t index)
 		return;
 	const unsigned char *p = s->buf + s->counted;
 	size_t n = index - s->counted;
+	s->counted = index;
 #ifdef BYTEMASK64
-	s->lf_total += have_mask64() ? count_newlines64(p, n, true) : count_newlines(p, n);
-#else
-	s->lf_total += count_newlines(p, n);
+	if (have_mask64()) {
+		s->lf_total += count_line_ends64(p, n, &s->crlf_total);
+		return;
+	}
 #endif
-	/* Header lines and the ends of blocks: a few hundred bytes between
-	 * events, where a memchr costs little. */
+	s->lf_total += count_newlines(p, n);
 	if (memchr(p - 1, '\r', n + 1))
 		s->crlf_total += count_crlf(p, n);
-	s->counted = index;
 }
 
 static void flush_run(struct scanner *s, size_t upto)
@@ -899,9 +913,10 @@ static enum scan_result find_start(int fd, uint64_t from, uint64_t *at)
 			continue;
 		if (n < 0)
 			return SCAN_IO_ERROR;
-		/* "\nFrom " found fast; the byte before it checked after. */
+		/* Line by line: memchr finds an LF faster than memmem finds
+		 * "\nFrom " (glibc's memmem takes a byte at a time). */
 		const unsigned char *p = block + 2, *end = block + n;
-		while (end - p >= 6 && (p = memmem(p, (size_t)(end - p), "\nFrom ", 6))) {
+		while (end - p >= 6 && (p = memchr(p, '\n', (size_t)(end - p - 5)))) {
 			if (looks_like_start(p + 1)) {
 				*at = pos + (uint64_t)(p + 1 - block);
 				return SCAN_OK;
