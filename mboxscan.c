@@ -830,25 +830,6 @@ static enum scan_result scan_range(struct scanner *s, int fd, uint64_t from,
 
 /* ---- two threads ---- */
 
-/* Below this many bytes to scan, a second thread costs more than it
- * saves (starting one takes tens of microseconds; 4 MB take about 1 ms). */
-#define PARALLEL_MIN (4u << 20)
-/* Bytes a chunk covers.  The file is cut at likely message starts into
- * chunks that the calling thread and one worker take in turn, the worker
- * holding its messages until the caller has emitted those before them.
- * 4 MB take about 2 ms: the two threads end within a chunk of each other,
- * and the hand-over of a chunk (a mutex and a wake-up, microseconds) is
- * lost in it. */
-#define CHUNK_BYTES (4u << 20)
-/* The most messages the worker holds for one chunk (128 bytes each, so
- * 128 KiB; pages are only touched as they fill): past that it stops at the
- * next message and the caller scans on from there, so memory never grows
- * with a chunk's message count. */
-#define HELD_MAX 1024
-/* Chunks the worker may have done ahead of the caller: while the caller
- * scans or emits one, the worker fills the other, so neither waits for
- * the other at every chunk (as a join would make them). */
-#define CHUNK_SLOTS 2
 /* How much is read at once when looking for a message start. */
 #define PROBE_BLOCK 4096
 
@@ -1083,11 +1064,12 @@ static void stop_worker(struct pipeline *p, pthread_t thread)
 
 static bool pipeline_init(struct pipeline *p)
 {
-	p->worker = scanner_new();
+	if (!(p->worker = scanner_new()))
+		return false;
 	for (size_t i = 0; i < CHUNK_SLOTS; i++)
-		if (p->worker && !(p->chunks[i].held = malloc(HELD_MAX * sizeof(struct scanned_message))))
+		if (!(p->chunks[i].held = malloc(HELD_MAX * sizeof(*p->chunks[i].held))))
 			return false;
-	return p->worker != NULL;
+	return true;
 }
 
 static void pipeline_free(struct pipeline *p)
