@@ -835,10 +835,11 @@ static enum scan_result scan_range(struct scanner *s, int fd, uint64_t from,
 
 enum chunk_state { CHUNK_FREE, CHUNK_SCANNING, CHUNK_DONE };
 
-/* A chunk the worker scans; NO_LIMIT in from: there are no more. */
+/* A chunk [from, limit) scanned ahead by one of the threads, its messages
+ * held until those before them have been emitted. */
 struct chunk {
 	enum chunk_state state;
-	uint64_t from;
+	uint64_t from, limit;
 	enum scan_result result;
 	uint64_t stopped_at; /* where the message after the chunk begins */
 	uint64_t end;        /* scanned up to, for a chunk that ends the file */
@@ -846,27 +847,36 @@ struct chunk {
 	struct scanned_message *held;
 };
 
+/* Chunk i is claimed in order by whichever thread is free, into slot
+ * i mod CHUNK_SLOTS once the chunk that had it has been emitted. */
 struct pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* a chunk's state or stop changed */
 	bool stop;
 	int fd;
-	uint64_t start, chunk_bytes;
+	uint64_t chunk_bytes;
+	uint64_t next_from; /* where the next chunk begins; NO_LIMIT: none */
+	size_t claimed;     /* chunks claimed so far */
 	struct scanner *worker; /* the worker's scanner */
-	struct chunk *filling;  /* the chunk the worker holds messages in */
 	struct chunk chunks[CHUNK_SLOTS];
+};
+
+/* What hold_message fills. */
+struct holder {
+	struct scanner *s;
+	struct chunk *c;
 };
 
 static bool hold_message(void *context, const struct scanned_message *msg)
 {
-	struct pipeline *p = context;
-	struct chunk *c = p->filling;
+	struct holder *h = context;
+	struct chunk *c = h->c;
 
 	if (c->count == HELD_MAX)
 		return false; /* cannot happen: the scan stops at HELD_MAX */
 	c->held[c->count++] = *msg;
 	if (c->count == HELD_MAX)
-		p->worker->limit = 0; /* stop where the next message begins */
+		h->s->limit = 0; /* stop where the next message begins */
 	return true;
 }
 
@@ -913,8 +923,8 @@ static enum scan_result find_start(int fd, uint64_t from, uint64_t *at)
 }
 
 /* A likely message start a chunk's length past from; NO_LIMIT when there
- * is none, or when it cannot be read (the caller scans on alone and meets
- * the error itself, where the one-thread scan would). */
+ * is none, or when it cannot be read (the session's thread scans on
+ * itself and meets the error, where the one-thread scan would). */
 static uint64_t start_after(const struct pipeline *p, uint64_t from)
 {
 	uint64_t at;
@@ -925,72 +935,56 @@ static uint64_t start_after(const struct pipeline *p, uint64_t from)
 	return at;
 }
 
-static void set_state(struct pipeline *p, struct chunk *c, enum chunk_state state)
+/* Under the lock: the next chunk, if there is one and its slot is free.
+ * Its end is probed here (a 4 KiB read or two) so that chunks follow each
+ * other exactly. */
+static struct chunk *claim(struct pipeline *p)
 {
+	struct chunk *c = &p->chunks[p->claimed % CHUNK_SLOTS];
+
+	if (p->next_from == NO_LIMIT || c->state != CHUNK_FREE)
+		return NULL;
+	c->from = p->next_from;
+	c->limit = start_after(p, c->from);
+	c->count = 0;
+	c->state = CHUNK_SCANNING;
+	p->next_from = c->limit;
+	p->claimed++;
+	return c;
+}
+
+/* Scans a claimed chunk into its held messages, outside the lock. */
+static void scan_held(struct pipeline *p, struct scanner *s, struct chunk *c)
+{
+	struct holder h = { s, c };
+
+	pthread_mutex_unlock(&p->lock);
+	c->result = scan_range(s, p->fd, c->from, c->limit, hold_message, &h);
+	c->stopped_at = s->stopped_at;
+	c->end = s->next_read;
 	pthread_mutex_lock(&p->lock);
-	c->state = state;
+	c->state = CHUNK_DONE;
 	pthread_cond_broadcast(&p->changed);
-	pthread_mutex_unlock(&p->lock);
 }
 
-/* Waits until c has left state; false when the pipeline stops instead. */
-static bool wait_past(struct pipeline *p, const struct chunk *c,
-		      enum chunk_state state)
-{
-	pthread_mutex_lock(&p->lock);
-	while (c->state == state && !p->stop)
-		pthread_cond_wait(&p->changed, &p->lock);
-	bool past = c->state != state;
-	pthread_mutex_unlock(&p->lock);
-	return past;
-}
-
-/* Waits until the worker is done with c: nothing happens without it. */
-static void wait_done(struct pipeline *p, const struct chunk *c)
-{
-	pthread_mutex_lock(&p->lock);
-	while (c->state != CHUNK_DONE)
-		pthread_cond_wait(&p->changed, &p->lock);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* The worker: every other chunk, [from, limit) with from a chunk's length
- * past the end of the caller's chunk before it, until the end of the file,
- * an error, or the caller stops it.  Chunk i goes into slot i mod
- * CHUNK_SLOTS once the caller has freed it. */
+/* The worker: chunk after chunk, until there are none or it is stopped. */
 static void *run_worker(void *arg)
 {
 	struct pipeline *p = arg;
-	uint64_t next = p->start; /* where the caller's next chunk begins */
 
-	for (size_t i = 0;; i++) {
-		struct chunk *c = &p->chunks[i % CHUNK_SLOTS];
-		pthread_mutex_lock(&p->lock);
-		while (c->state != CHUNK_FREE && !p->stop)
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && p->next_from != NO_LIMIT) {
+		struct chunk *c = claim(p);
+		if (c)
+			scan_held(p, p->worker, c);
+		else
 			pthread_cond_wait(&p->changed, &p->lock);
-		bool stop = p->stop;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			return NULL;
-		c->from = start_after(p, next);
-		if (c->from == NO_LIMIT) {
-			set_state(p, c, CHUNK_DONE);
-			return NULL;
-		}
-		uint64_t limit = start_after(p, c->from);
-		c->count = 0;
-		p->filling = c;
-		set_state(p, c, CHUNK_SCANNING);
-		c->result = scan_range(p->worker, p->fd, c->from, limit, hold_message, p);
-		c->stopped_at = p->worker->stopped_at;
-		c->end = p->worker->next_read;
-		/* After an error or the end of the file the caller goes on alone. */
-		next = c->result == SCAN_OK ? limit : NO_LIMIT;
-		set_state(p, c, CHUNK_DONE);
 	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
 }
 
-/* The caller's emit for each message the worker held, in order. */
+/* The caller's emit for each message a chunk held, in order. */
 static bool emit_held(const struct chunk *c, scan_emit emit, void *context)
 {
 	for (size_t i = 0; i < c->count; i++)
@@ -999,20 +993,30 @@ static bool emit_held(const struct chunk *c, scan_emit emit, void *context)
 	return true;
 }
 
-/* Scans from pos (where a message begins) to the end of the file: up to
- * each of the worker's chunks itself, emitting as it goes, then that
- * chunk's held messages -- if the caller's scan stopped exactly where the
- * worker began.  Otherwise the guess was wrong and the chunk is dropped:
- * the caller scans on from where it did stop. */
+/* The session's thread, where the emitting is: from pos (where a message
+ * begins) it scans and emits itself up to the next chunk, emits that
+ * chunk's held messages if its scan stopped exactly where the chunk
+ * begins (else the guess was wrong: the chunk is dropped, and it scans on
+ * from where it did stop), and while the next chunk is still being
+ * scanned, scans one ahead instead of waiting.  Called and returns with
+ * the lock held. */
 static enum scan_result scan_chunks(struct pipeline *p, struct scanner *s,
 				    uint64_t pos, scan_emit emit, void *context,
 				    uint64_t *end)
 {
-	for (size_t i = 0;;) {
-		struct chunk *c = &p->chunks[i % CHUNK_SLOTS];
-		wait_past(p, c, CHUNK_FREE);
-		if (c->from > pos) {
-			enum scan_result r = scan_range(s, p->fd, pos, c->from, emit, context);
+	for (size_t next = 0;;) {
+		struct chunk *c = &p->chunks[next % CHUNK_SLOTS];
+		if (next == p->claimed || c->from > pos) {
+			/* Up to the next chunk, or on through one not claimed. */
+			struct chunk *mine = next == p->claimed ? claim(p) : NULL;
+			uint64_t limit = mine ? mine->limit : next < p->claimed ? c->from : NO_LIMIT;
+			pthread_mutex_unlock(&p->lock);
+			enum scan_result r = scan_range(s, p->fd, pos, limit, emit, context);
+			pthread_mutex_lock(&p->lock);
+			if (mine) {
+				mine->state = CHUNK_FREE;
+				next++;
+			}
 			if (r != SCAN_OK || s->stopped_at == NO_LIMIT) {
 				*end = s->next_read;
 				return r;
@@ -1020,13 +1024,24 @@ static enum scan_result scan_chunks(struct pipeline *p, struct scanner *s,
 			pos = s->stopped_at;
 			continue;
 		}
-		wait_done(p, c);
+		if (c->state == CHUNK_SCANNING) {
+			struct chunk *ahead = claim(p);
+			if (ahead)
+				scan_held(p, s, ahead);
+			else
+				pthread_cond_wait(&p->changed, &p->lock);
+			continue;
+		}
 		if (c->from == pos) {
 			if (c->result != SCAN_OK) {
 				*end = c->end;
 				return c->result;
 			}
-			if (!emit_held(c, emit, context))
+			/* A chunk done is the session thread's alone. */
+			pthread_mutex_unlock(&p->lock);
+			bool emitted = emit_held(c, emit, context);
+			pthread_mutex_lock(&p->lock);
+			if (!emitted)
 				return SCAN_NO_MEMORY;
 			if (c->stopped_at == NO_LIMIT) {
 				*end = c->end;
@@ -1034,8 +1049,9 @@ static enum scan_result scan_chunks(struct pipeline *p, struct scanner *s,
 			}
 			pos = c->stopped_at;
 		}
-		set_state(p, c, CHUNK_FREE);
-		i++;
+		c->state = CHUNK_FREE;
+		pthread_cond_broadcast(&p->changed);
+		next++;
 	}
 }
 
@@ -1085,7 +1101,7 @@ static bool scan_with_worker(struct scanner *s, int fd, uint64_t start,
 			     uint64_t *end, scan_emit emit, void *context,
 			     uint64_t chunk_bytes, enum scan_result *res)
 {
-	struct pipeline p = { .fd = fd, .start = start, .chunk_bytes = chunk_bytes };
+	struct pipeline p = { .fd = fd, .chunk_bytes = chunk_bytes, .next_from = start };
 	pthread_t thread;
 	bool started = false;
 
@@ -1094,7 +1110,9 @@ static bool scan_with_worker(struct scanner *s, int fd, uint64_t start,
 	if (pthread_cond_init(&p.changed, NULL) == 0) {
 		started = pipeline_init(&p) && start_worker(&thread, &p);
 		if (started) {
+			pthread_mutex_lock(&p.lock);
 			*res = scan_chunks(&p, s, start, emit, context, end);
+			pthread_mutex_unlock(&p.lock);
 			stop_worker(&p, thread);
 		}
 		pipeline_free(&p);

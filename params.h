@@ -82,21 +82,22 @@ _Static_assert(INPUT_BUFFER >= MAX_SASL_LINE,
  * microseconds; 4 MB take about 1 ms). */
 #define PARALLEL_MIN (4u << 20)
 /* Above it, the file is cut at likely message starts into chunks of
- * CHUNK_BYTES that the session's thread and one worker take in turn, the
- * worker holding its messages until those before them are emitted.  4 MB
- * take about 2 ms: the two threads end within a chunk of each other, and
- * handing a chunk over (a mutex and a wake-up, microseconds) is lost in
- * it; 1 and 2 MB were slower, 8 and 16 MB no faster. */
+ * CHUNK_BYTES that the session's thread and one worker take in turn,
+ * whichever is free, each holding the messages of a chunk it scans ahead
+ * until those before them are emitted.  4 MB take about 2 ms: the two
+ * threads end within a chunk of each other, and handing a chunk over (a
+ * mutex and a wake-up, microseconds) is lost in it; 1 and 2 MB were
+ * slower, 8 and 16 MB no faster. */
 #define CHUNK_BYTES (4u << 20)
-/* The most messages the worker holds for one chunk (128 bytes each, so
- * 128 KiB, whose pages are only touched as they fill): past that it stops
- * at the next message and the session's thread scans on from there, so
- * memory never grows with a chunk's message count. */
+/* The most messages held for one chunk (128 bytes each, so 128 KiB, whose
+ * pages are only touched as they fill): past that its scan stops at the
+ * next message and the session's thread scans on from there, so memory
+ * never grows with a chunk's message count. */
 #define HELD_MAX 1024
-/* Chunks the worker may have done ahead: while the session's thread scans
- * or emits one, the worker fills the other, so that neither waits for the
- * other at every chunk, as a join after each would make them. */
-#define CHUNK_SLOTS 2
+/* Chunks scanned ahead of the one being emitted: the worker's, one the
+ * session's thread takes rather than wait for it, and the worker's next,
+ * so that neither thread waits for the other at every chunk. */
+#define CHUNK_SLOTS 3
 
 /* Room for a path built from the spool, state or home directory and a user
  * name, with its NUL: the kernel refuses longer ones, and join_path
