@@ -993,66 +993,105 @@ static bool emit_held(const struct chunk *c, scan_emit emit, void *context)
 	return true;
 }
 
-/* The session's thread, where the emitting is: from pos (where a message
- * begins) it scans and emits itself up to the next chunk, emits that
- * chunk's held messages if its scan stopped exactly where the chunk
- * begins (else the guess was wrong: the chunk is dropped, and it scans on
- * from where it did stop), and while the next chunk is still being
- * scanned, scans one ahead instead of waiting.  Called and returns with
- * the lock held. */
-static enum scan_result scan_chunks(struct pipeline *p, struct scanner *s,
-				    uint64_t pos, scan_emit emit, void *context,
-				    uint64_t *end)
+/* The session's thread, where the emitting is. */
+struct emitter {
+	struct scanner *s;
+	scan_emit emit;
+	void *context;
+	uint64_t pos; /* where the next message to emit begins */
+	size_t next;  /* the chunk that comes next */
+	uint64_t *end;
+};
+
+/* Scans and emits from pos up to the next chunk claimed, or on through
+ * the next one when none is (claiming it, so that the worker does not).
+ * True when that ends the scan, *res saying how. */
+static bool scan_up_to_chunk(struct pipeline *p, struct emitter *e,
+			     enum scan_result *res)
 {
-	for (size_t next = 0;;) {
-		struct chunk *c = &p->chunks[next % CHUNK_SLOTS];
-		if (next == p->claimed || c->from > pos) {
-			/* Up to the next chunk, or on through one not claimed. */
-			struct chunk *mine = next == p->claimed ? claim(p) : NULL;
-			uint64_t limit = mine ? mine->limit : next < p->claimed ? c->from : NO_LIMIT;
-			pthread_mutex_unlock(&p->lock);
-			enum scan_result r = scan_range(s, p->fd, pos, limit, emit, context);
-			pthread_mutex_lock(&p->lock);
-			if (mine) {
-				mine->state = CHUNK_FREE;
-				next++;
-			}
-			if (r != SCAN_OK || s->stopped_at == NO_LIMIT) {
-				*end = s->next_read;
-				return r;
-			}
-			pos = s->stopped_at;
-			continue;
-		}
-		if (c->state == CHUNK_SCANNING) {
-			struct chunk *ahead = claim(p);
-			if (ahead)
-				scan_held(p, s, ahead);
-			else
-				pthread_cond_wait(&p->changed, &p->lock);
-			continue;
-		}
-		if (c->from == pos) {
-			if (c->result != SCAN_OK) {
-				*end = c->end;
-				return c->result;
-			}
-			/* A chunk done is the session thread's alone. */
-			pthread_mutex_unlock(&p->lock);
-			bool emitted = emit_held(c, emit, context);
-			pthread_mutex_lock(&p->lock);
-			if (!emitted)
-				return SCAN_NO_MEMORY;
-			if (c->stopped_at == NO_LIMIT) {
-				*end = c->end;
-				return SCAN_OK;
-			}
-			pos = c->stopped_at;
-		}
-		c->state = CHUNK_FREE;
-		pthread_cond_broadcast(&p->changed);
-		next++;
+	const struct chunk *c = &p->chunks[e->next % CHUNK_SLOTS];
+	struct chunk *mine = e->next == p->claimed ? claim(p) : NULL;
+	uint64_t limit = mine ? mine->limit : e->next < p->claimed ? c->from : NO_LIMIT;
+
+	pthread_mutex_unlock(&p->lock);
+	*res = scan_range(e->s, p->fd, e->pos, limit, e->emit, e->context);
+	pthread_mutex_lock(&p->lock);
+	if (mine) {
+		mine->state = CHUNK_FREE;
+		e->next++;
 	}
+	if (*res != SCAN_OK || e->s->stopped_at == NO_LIMIT) {
+		*e->end = e->s->next_read;
+		return true;
+	}
+	e->pos = e->s->stopped_at;
+	return false;
+}
+
+/* The next chunk is still being scanned: scan the one after it rather
+ * than wait, if there is one and a slot for it. */
+static void scan_ahead_or_wait(struct pipeline *p, struct scanner *s)
+{
+	struct chunk *ahead = claim(p);
+
+	if (ahead)
+		scan_held(p, s, ahead);
+	else
+		pthread_cond_wait(&p->changed, &p->lock);
+}
+
+/* The next chunk, done: its messages emitted if it begins where those
+ * emitted end; else the guess was wrong and it is dropped (the messages
+ * from pos on are scanned again, up to the chunk after).  True when that
+ * ends the scan, *res saying how. */
+static bool take_chunk(struct pipeline *p, struct emitter *e, struct chunk *c,
+		       enum scan_result *res)
+{
+	*res = SCAN_OK;
+	if (c->from == e->pos) {
+		if (c->result != SCAN_OK) {
+			*e->end = c->end;
+			*res = c->result;
+			return true;
+		}
+		/* A chunk done is the session thread's alone. */
+		pthread_mutex_unlock(&p->lock);
+		bool emitted = emit_held(c, e->emit, e->context);
+		pthread_mutex_lock(&p->lock);
+		if (!emitted) {
+			*res = SCAN_NO_MEMORY;
+			return true;
+		}
+		if (c->stopped_at == NO_LIMIT) {
+			*e->end = c->end;
+			return true;
+		}
+		e->pos = c->stopped_at;
+	}
+	c->state = CHUNK_FREE;
+	pthread_cond_broadcast(&p->changed);
+	e->next++;
+	return false;
+}
+
+/* Emits every message from e->pos (where one begins) on, in order: those
+ * it scans itself and those of the chunks scanned ahead.  Called and
+ * returns with the lock held. */
+static enum scan_result scan_chunks(struct pipeline *p, struct emitter *e)
+{
+	enum scan_result res = SCAN_OK;
+	bool finished = false;
+
+	while (!finished) {
+		struct chunk *c = &p->chunks[e->next % CHUNK_SLOTS];
+		if (e->next == p->claimed || c->from > e->pos)
+			finished = scan_up_to_chunk(p, e, &res);
+		else if (c->state == CHUNK_SCANNING)
+			scan_ahead_or_wait(p, e->s);
+		else
+			finished = take_chunk(p, e, c, &res);
+	}
+	return res;
 }
 
 /* Starts the worker with every signal blocked: they are the main
@@ -1097,11 +1136,10 @@ static void pipeline_free(struct pipeline *p)
 
 /* The scan with a worker thread; false if none could be started (then
  * nothing was emitted). */
-static bool scan_with_worker(struct scanner *s, int fd, uint64_t start,
-			     uint64_t *end, scan_emit emit, void *context,
-			     uint64_t chunk_bytes, enum scan_result *res)
+static bool scan_with_worker(struct emitter *e, int fd, uint64_t chunk_bytes,
+			     enum scan_result *res)
 {
-	struct pipeline p = { .fd = fd, .chunk_bytes = chunk_bytes, .next_from = start };
+	struct pipeline p = { .fd = fd, .chunk_bytes = chunk_bytes, .next_from = e->pos };
 	pthread_t thread;
 	bool started = false;
 
@@ -1111,7 +1149,7 @@ static bool scan_with_worker(struct scanner *s, int fd, uint64_t start,
 		started = pipeline_init(&p) && start_worker(&thread, &p);
 		if (started) {
 			pthread_mutex_lock(&p.lock);
-			*res = scan_chunks(&p, s, start, emit, context, end);
+			*res = scan_chunks(&p, e);
 			pthread_mutex_unlock(&p.lock);
 			stop_worker(&p, thread);
 		}
@@ -1127,13 +1165,14 @@ enum scan_result scan_mbox_rounds(int fd, uint64_t start, uint64_t *end,
 				  uint64_t round_bytes)
 {
 	struct scanner *s = scanner_new();
+	struct emitter e = { .s = s, .emit = emit, .context = context, .pos = start,
+			     .end = end };
 	enum scan_result res;
 
 	*end = start;
 	if (!s)
 		return SCAN_NO_MEMORY;
-	if (round_bytes == 0 ||
-	    !scan_with_worker(s, fd, start, end, emit, context, round_bytes, &res)) {
+	if (round_bytes == 0 || !scan_with_worker(&e, fd, round_bytes, &res)) {
 		/* One thread: the whole file in one range. */
 		res = scan_range(s, fd, start, NO_LIMIT, emit, context);
 		*end = s->next_read;
