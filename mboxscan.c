@@ -1167,7 +1167,7 @@ enum scan_result scan_mbox_rounds(int fd, uint64_t start, uint64_t *end,
 	struct scanner *s = scanner_new();
 	struct emitter e = { .s = s, .emit = emit, .context = context, .pos = start,
 			     .end = end };
-	enum scan_result res;
+	enum scan_result res = SCAN_OK;
 
 	*end = start;
 	if (!s)

@@ -94,10 +94,13 @@ _Static_assert(INPUT_BUFFER >= MAX_SASL_LINE,
  * next message and the session's thread scans on from there, so memory
  * never grows with a chunk's message count. */
 #define HELD_MAX 1024
-/* Chunks scanned ahead of the one being emitted: the worker's, one the
- * session's thread takes rather than wait for it, and the worker's next,
- * so that neither thread waits for the other at every chunk. */
-#define CHUNK_SLOTS 3
+/* Chunks in flight, from the one to be emitted next on: the worker's,
+ * one the session's thread scans rather than wait for it, and room for
+ * the worker to go on meanwhile.  With 3 the worker waited for a free
+ * slot for 1-14 ms of a 30 ms scan of the M maildrop; with 4 it never
+ * did, and the scan took 0.028 s instead of 0.035 s; 6 and 8 were no
+ * faster. */
+#define CHUNK_SLOTS 4
 
 /* Room for a path built from the spool, state or home directory and a user
  * name, with its NUL: the kernel refuses longer ones, and join_path
