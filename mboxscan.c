@@ -8,11 +8,13 @@
  * first.  Line ends are counted in bulk between events, never per line
  * in the body: that is what lets the scan run near the speed of read().
  *
- * A large file is scanned by two threads at once, in rounds (see
- * scan_mbox_rounds): copying the file out of the page cache and looking at
- * its bytes each cost about as much as cat, and the two halves of a round
- * cost that on two processors.  What is emitted is exactly what one thread
- * would emit, in the same order.
+ * A large file is scanned by two threads at once, in chunks they take in
+ * turn (see scan_mbox_rounds): copying the file out of the page cache and
+ * looking at its bytes each cost about as much as cat, and the two threads
+ * share that on two processors.  The second thread runs from the start of
+ * the scan to its end and works a chunk ahead, so that neither thread
+ * waits for the other at every chunk.  What is emitted is exactly what
+ * one thread would emit, in the same order.
  */
 #include "mboxscan.h"
 
@@ -92,7 +94,6 @@ struct scanner {
 	bool eof;
 	uint64_t limit;     /* stop where a message begins at or past it */
 	uint64_t stopped_at; /* that message's offset, or NO_LIMIT */
-	bool buffer_has_cr; /* else CR LF pairs need no counting */
 	uint64_t lf_total;
 	uint64_t crlf_total;
 
@@ -118,23 +119,37 @@ struct scanner {
 };
 
 #ifdef BYTEMASK64
-/* With tail_readable, 64 bytes from the last partial block on may be
- * loaded (the scan buffer's slack): the tail is one masked block, not a
- * byte loop -- header runs between events are a few hundred bytes. */
 BYTEMASK64_TARGET
-static uint64_t count_newlines64(const unsigned char *p, uint64_t n,
-				 bool tail_readable)
+static uint64_t count_newlines64(const unsigned char *p, uint64_t n)
 {
 	uint64_t count = 0;
 
 	for (; n >= 64; p += 64, n -= 64)
 		count += (uint64_t)__builtin_popcountll(mask64(p, '\n'));
-	if (tail_readable && n > 0)
-		return count + (uint64_t)__builtin_popcountll(mask64(p, '\n') &
-							     ((1ull << n) - 1));
 	for (; n > 0; n--)
 		count += *p++ == '\n';
 	return count;
+}
+
+/* The LFs in p[0..n), adding to *crlf those after a CR (p[-1] is read),
+ * in one pass: header runs between events are a few hundred bytes, and a
+ * second pass for CRs (nearly always none) cost as much as the first.
+ * 64 bytes from the last partial block on may be loaded (the scan
+ * buffer's slack): the tail is one masked block, not a byte loop. */
+BYTEMASK64_TARGET
+static uint64_t count_line_ends64(const unsigned char *p, size_t n, uint64_t *crlf)
+{
+	uint64_t lf = 0, pairs = 0, cr_before = p[-1] == '\r';
+
+	for (size_t i = 0; i < n; i += 64) {
+		uint64_t in = n - i >= 64 ? ~0ull : (1ull << (n - i)) - 1;
+		uint64_t nl = mask64(p + i, '\n') & in, cr = mask64(p + i, '\r');
+		lf += (uint64_t)__builtin_popcountll(nl);
+		pairs += (uint64_t)__builtin_popcountll(nl & (cr << 1 | cr_before));
+		cr_before = cr >> 63;
+	}
+	*crlf += pairs;
+	return lf;
 }
 #endif
 
@@ -144,7 +159,7 @@ uint64_t count_newlines(const unsigned char *p, uint64_t n)
 
 #ifdef BYTEMASK64
 	if (have_mask64())
-		return count_newlines64(p, n, false);
+		return count_newlines64(p, n);
 #endif
 #ifdef BYTEVEC
 	const bytes16 lf = splat16('\n');
@@ -181,12 +196,18 @@ static bytes16 newlines16(bytes16 v)
  * with 'F' is an 'F' whose previous byte (the same block loaded one byte
  * earlier) is an LF; only a block that has one -- rare, even in base64,
  * which is full of 'F's but not at line starts -- is looked at as bit
- * masks, to find where. */
+ * masks, to find where.  CRs are gathered in the same pass; the block the
+ * 'F' is in counts whole, which only costs a CR LF count that finds none. */
 BYTEMASK64_TARGET
-static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *lf)
+static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *lf,
+				   bool *cr)
 {
-	const __m256i newline = _mm256_set1_epi8('\n'), letter_f = _mm256_set1_epi8('F');
+	const __m256i newline = _mm256_set1_epi8('\n'), letter_f = _mm256_set1_epi8('F'),
+		      return_c = _mm256_set1_epi8('\r');
 	const unsigned char *q = p, *end = p + (n & ~(size_t)63);
+	__m256i crs = _mm256_setzero_si256();
+
+	*cr = p[-1] == '\r';
 
 	while (q < end) {
 		const unsigned char *stop = (size_t)(end - q) > 127 * 64 ? q + 127 * 64 : end;
@@ -202,7 +223,10 @@ static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *l
 					     _mm256_cmpeq_epi8(before_lo, newline)),
 			    _mm256_and_si256(_mm256_cmpeq_epi8(hi, letter_f),
 					     _mm256_cmpeq_epi8(before_hi, newline)));
+			crs = _mm256_or_si256(crs, _mm256_or_si256(_mm256_cmpeq_epi8(lo, return_c),
+								      _mm256_cmpeq_epi8(hi, return_c)));
 			if (!_mm256_testz_si256(f, f)) {
+				*cr |= !_mm256_testz_si256(crs, crs);
 				uint64_t nl = mask64(q, '\n');
 				uint64_t starts = (nl << 1 | (q[-1] == '\n')) & mask64(q, 'F');
 				unsigned at = (unsigned)__builtin_ctzll(starts);
@@ -215,26 +239,22 @@ static size_t find_from_counting64(const unsigned char *p, size_t n, uint64_t *l
 		}
 		*lf += sum_lanes(lanes);
 	}
+	*cr |= !_mm256_testz_si256(crs, crs);
 	for (size_t i = (size_t)(q - p); i < n; i++) {
 		if (p[i] == 'F' && p[(ptrdiff_t)i - 1] == '\n')
 			return i;
 		*lf += p[i] == '\n';
+		*cr |= p[i] == '\r';
 	}
 	return n;
 }
 #endif
 
-/* The first i in [0, n) where a line starts with 'F' (p[-1] readable),
- * adding the LFs in p[0..i) to *lf: in the body the two jobs share one
- * pass over the bytes, 64 of them a round. */
-static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf)
+/* find_from_counting without AVX2. */
+static size_t find_from_counting_bytes(const unsigned char *p, size_t n, uint64_t *lf)
 {
 	size_t i = 0;
 
-#ifdef BYTEMASK64
-	if (have_mask64())
-		return find_from_counting64(p, n, lf);
-#endif
 #ifdef BYTEVEC
 	while (n - i >= 64) {
 		/* Four LFs a round at most: 63 rounds fit a byte lane. */
@@ -264,6 +284,23 @@ static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf)
 	return n;
 }
 
+/* The first i in [0, n) where a line starts with 'F' (p[-1] readable),
+ * adding the LFs in p[0..i) to *lf: in the body the two jobs share one
+ * pass over the bytes, 64 of them a round.  *cr is false when no CR lies
+ * in p[-1..i): then no CR LF pair ends there, and LF-only files (nearly
+ * all) are never looked at a second time for them. */
+static size_t find_from_counting(const unsigned char *p, size_t n, uint64_t *lf,
+				 bool *cr)
+{
+#ifdef BYTEMASK64
+	if (have_mask64())
+		return find_from_counting64(p, n, lf, cr);
+#endif
+	size_t i = find_from_counting_bytes(p, n, lf);
+	*cr = memchr(p - 1, '\r', i + 1) != NULL;
+	return i;
+}
+
 /* CR LF pairs whose LF lies in p[0..n); p[-1] is readable. */
 static uint64_t count_crlf(const unsigned char *p, size_t n)
 {
@@ -284,14 +321,16 @@ static void count_to(struct scanner *s, size_t index)
 		return;
 	const unsigned char *p = s->buf + s->counted;
 	size_t n = index - s->counted;
-#ifdef BYTEMASK64
-	s->lf_total += have_mask64() ? count_newlines64(p, n, true) : count_newlines(p, n);
-#else
-	s->lf_total += count_newlines(p, n);
-#endif
-	if (s->buffer_has_cr)
-		s->crlf_total += count_crlf(p, n);
 	s->counted = index;
+#ifdef BYTEMASK64
+	if (have_mask64()) {
+		s->lf_total += count_line_ends64(p, n, &s->crlf_total);
+		return;
+	}
+#endif
+	s->lf_total += count_newlines(p, n);
+	if (memchr(p - 1, '\r', n + 1))
+		s->crlf_total += count_crlf(p, n);
 }
 
 static void flush_run(struct scanner *s, size_t upto)
@@ -322,8 +361,6 @@ static enum scan_result refill(struct scanner *s)
 		if (n > 0) {
 			s->len += (size_t)n;
 			s->next_read += (uint64_t)n;
-			/* One pass per block, instead of one per message. */
-			s->buffer_has_cr = memchr(s->buf, '\r', s->len) != NULL;
 			return SCAN_OK;
 		}
 		if (n == 0) {
@@ -648,9 +685,10 @@ static enum step step_body(struct scanner *s)
 
 	for (;;) {
 		count_to(s, from);
+		bool cr;
 		size_t f = from + find_from_counting(s->buf + from, s->len - from,
-						     &s->lf_total);
-		if (s->buffer_has_cr)
+						     &s->lf_total, &cr);
+		if (cr)
 			s->crlf_total += count_crlf(s->buf + from, f - from);
 		s->counted = f;
 		if (f == s->len || (f + 5 > s->len && !s->eof)) {
@@ -792,52 +830,59 @@ static enum scan_result scan_range(struct scanner *s, int fd, uint64_t from,
 
 /* ---- two threads ---- */
 
-/* Below this many bytes to scan, a second thread costs more than it
- * saves (starting one takes tens of microseconds; 4 MB take about 1 ms). */
-#define PARALLEL_MIN (4u << 20)
-/* Bytes a round covers.  Each round starts one thread; the second half of
- * a round is held as messages until the first half has been emitted. */
-#define ROUND_BYTES (16u << 20)
-/* The most messages the second thread holds (128 bytes each, so 128 KiB):
- * past that it stops at the next message and the first thread goes on
- * from there, so memory never grows with a round's message count. */
-#define HELD_MAX 1024
 /* How much is read at once when looking for a message start. */
 #define PROBE_BLOCK 4096
 
-struct worker {
-	struct scanner *s;
-	int fd;
+enum chunk_state { CHUNK_FREE, CHUNK_SCANNING, CHUNK_DONE };
+
+/* A chunk [from, limit) scanned ahead by one of the threads, its messages
+ * held until those before them have been emitted. */
+struct chunk {
+	enum chunk_state state;
 	uint64_t from, limit;
-	struct scanned_message *held;
-	size_t count;
 	enum scan_result result;
+	uint64_t stopped_at; /* where the message after the chunk begins */
+	uint64_t end;        /* scanned up to, for a chunk that ends the file */
+	size_t count;
+	struct scanned_message *held;
+};
+
+/* Chunk i is claimed in order by whichever thread is free, into slot
+ * i mod CHUNK_SLOTS once the chunk that had it has been emitted. */
+struct pipeline {
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* a chunk's state or stop changed */
+	bool stop;
+	int fd;
+	uint64_t chunk_bytes;
+	uint64_t next_from; /* where the next chunk begins; NO_LIMIT: none */
+	size_t claimed;     /* chunks claimed so far */
+	struct scanner *worker; /* the worker's scanner */
+	struct chunk chunks[CHUNK_SLOTS];
+};
+
+/* What hold_message fills. */
+struct holder {
+	struct scanner *s;
+	struct chunk *c;
 };
 
 static bool hold_message(void *context, const struct scanned_message *msg)
 {
-	struct worker *w = context;
+	struct holder *h = context;
+	struct chunk *c = h->c;
 
-	if (w->count == HELD_MAX)
+	if (c->count == HELD_MAX)
 		return false; /* cannot happen: the scan stops at HELD_MAX */
-	w->held[w->count++] = *msg;
-	if (w->count == HELD_MAX)
-		w->s->limit = 0; /* stop where the next message begins */
+	c->held[c->count++] = *msg;
+	if (c->count == HELD_MAX)
+		h->s->limit = 0; /* stop where the next message begins */
 	return true;
-}
-
-static void *run_worker(void *arg)
-{
-	struct worker *w = arg;
-
-	w->count = 0;
-	w->result = scan_range(w->s, w->fd, w->from, w->limit, hold_message, w);
-	return NULL;
 }
 
 /* Does a message seem to begin at p (a "From " line after an empty line,
  * p[-3] readable)?  Only a guess to cut the file at: the scanner that
- * reaches the place decides, and a wrong guess only costs a round. */
+ * reaches the place decides, and a wrong guess only costs a chunk. */
 static bool looks_like_start(const unsigned char *p)
 {
 	return memcmp(p, "From ", 5) == 0 &&
@@ -859,9 +904,10 @@ static enum scan_result find_start(int fd, uint64_t from, uint64_t *at)
 			continue;
 		if (n < 0)
 			return SCAN_IO_ERROR;
-		/* "\nFrom " found fast; the byte before it checked after. */
+		/* Line by line: memchr finds an LF faster than memmem finds
+		 * "\nFrom " (glibc's memmem takes a byte at a time). */
 		const unsigned char *p = block + 2, *end = block + n;
-		while (end - p >= 6 && (p = memmem(p, (size_t)(end - p), "\nFrom ", 6))) {
+		while (end - p >= 6 && (p = memchr(p, '\n', (size_t)(end - p - 5)))) {
 			if (looks_like_start(p + 1)) {
 				*at = pos + (uint64_t)(p + 1 - block);
 				return SCAN_OK;
@@ -876,124 +922,262 @@ static enum scan_result find_start(int fd, uint64_t from, uint64_t *at)
 	}
 }
 
-/* The caller's emit for each message the worker held, in order. */
-static bool emit_held(const struct worker *w, scan_emit emit, void *context)
+/* A likely message start a chunk's length past from; NO_LIMIT when there
+ * is none, or when it cannot be read (the session's thread scans on
+ * itself and meets the error, where the one-thread scan would). */
+static uint64_t start_after(const struct pipeline *p, uint64_t from)
 {
-	for (size_t i = 0; i < w->count; i++)
-		if (!emit(context, &w->held[i]))
+	uint64_t at;
+
+	if (from == NO_LIMIT || p->chunk_bytes > NO_LIMIT - from ||
+	    find_start(p->fd, from + p->chunk_bytes, &at) != SCAN_OK)
+		return NO_LIMIT;
+	return at;
+}
+
+/* Under the lock: the next chunk, if there is one and its slot is free.
+ * Its end is probed here (a 4 KiB read or two) so that chunks follow each
+ * other exactly. */
+static struct chunk *claim(struct pipeline *p)
+{
+	struct chunk *c = &p->chunks[p->claimed % CHUNK_SLOTS];
+
+	if (p->next_from == NO_LIMIT || c->state != CHUNK_FREE)
+		return NULL;
+	c->from = p->next_from;
+	c->limit = start_after(p, c->from);
+	c->count = 0;
+	c->state = CHUNK_SCANNING;
+	p->next_from = c->limit;
+	p->claimed++;
+	return c;
+}
+
+/* Scans a claimed chunk into its held messages, outside the lock. */
+static void scan_held(struct pipeline *p, struct scanner *s, struct chunk *c)
+{
+	struct holder h = { s, c };
+
+	pthread_mutex_unlock(&p->lock);
+	c->result = scan_range(s, p->fd, c->from, c->limit, hold_message, &h);
+	c->stopped_at = s->stopped_at;
+	c->end = s->next_read;
+	pthread_mutex_lock(&p->lock);
+	c->state = CHUNK_DONE;
+	pthread_cond_broadcast(&p->changed);
+}
+
+/* The worker: chunk after chunk, until there are none or it is stopped. */
+static void *run_worker(void *arg)
+{
+	struct pipeline *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && p->next_from != NO_LIMIT) {
+		struct chunk *c = claim(p);
+		if (c)
+			scan_held(p, p->worker, c);
+		else
+			pthread_cond_wait(&p->changed, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* The caller's emit for each message a chunk held, in order. */
+static bool emit_held(const struct chunk *c, scan_emit emit, void *context)
+{
+	for (size_t i = 0; i < c->count; i++)
+		if (!emit(context, &c->held[i]))
 			return false;
 	return true;
 }
 
+/* The session's thread, where the emitting is. */
+struct emitter {
+	struct scanner *s;
+	scan_emit emit;
+	void *context;
+	uint64_t pos; /* where the next message to emit begins */
+	size_t next;  /* the chunk that comes next */
+	uint64_t *end;
+};
+
+/* Scans and emits from pos up to the next chunk claimed, or on through
+ * the next one when none is (claiming it, so that the worker does not).
+ * True when that ends the scan, *res saying how. */
+static bool scan_up_to_chunk(struct pipeline *p, struct emitter *e,
+			     enum scan_result *res)
+{
+	const struct chunk *c = &p->chunks[e->next % CHUNK_SLOTS];
+	struct chunk *mine = e->next == p->claimed ? claim(p) : NULL;
+	uint64_t limit = mine ? mine->limit : e->next < p->claimed ? c->from : NO_LIMIT;
+
+	pthread_mutex_unlock(&p->lock);
+	*res = scan_range(e->s, p->fd, e->pos, limit, e->emit, e->context);
+	pthread_mutex_lock(&p->lock);
+	if (mine) {
+		mine->state = CHUNK_FREE;
+		e->next++;
+	}
+	if (*res != SCAN_OK || e->s->stopped_at == NO_LIMIT) {
+		*e->end = e->s->next_read;
+		return true;
+	}
+	e->pos = e->s->stopped_at;
+	return false;
+}
+
+/* The next chunk is still being scanned: scan the one after it rather
+ * than wait, if there is one and a slot for it. */
+static void scan_ahead_or_wait(struct pipeline *p, struct scanner *s)
+{
+	struct chunk *ahead = claim(p);
+
+	if (ahead)
+		scan_held(p, s, ahead);
+	else
+		pthread_cond_wait(&p->changed, &p->lock);
+}
+
+/* The next chunk, done: its messages emitted if it begins where those
+ * emitted end; else the guess was wrong and it is dropped (the messages
+ * from pos on are scanned again, up to the chunk after).  True when that
+ * ends the scan, *res saying how. */
+static bool take_chunk(struct pipeline *p, struct emitter *e, struct chunk *c,
+		       enum scan_result *res)
+{
+	*res = SCAN_OK;
+	if (c->from == e->pos) {
+		if (c->result != SCAN_OK) {
+			*e->end = c->end;
+			*res = c->result;
+			return true;
+		}
+		/* A chunk done is the session thread's alone. */
+		pthread_mutex_unlock(&p->lock);
+		bool emitted = emit_held(c, e->emit, e->context);
+		pthread_mutex_lock(&p->lock);
+		if (!emitted) {
+			*res = SCAN_NO_MEMORY;
+			return true;
+		}
+		if (c->stopped_at == NO_LIMIT) {
+			*e->end = c->end;
+			return true;
+		}
+		e->pos = c->stopped_at;
+	}
+	c->state = CHUNK_FREE;
+	pthread_cond_broadcast(&p->changed);
+	e->next++;
+	return false;
+}
+
+/* Emits every message from e->pos (where one begins) on, in order: those
+ * it scans itself and those of the chunks scanned ahead.  Called and
+ * returns with the lock held. */
+static enum scan_result scan_chunks(struct pipeline *p, struct emitter *e)
+{
+	enum scan_result res = SCAN_OK;
+	bool finished = false;
+
+	while (!finished) {
+		struct chunk *c = &p->chunks[e->next % CHUNK_SLOTS];
+		if (e->next == p->claimed || c->from > e->pos)
+			finished = scan_up_to_chunk(p, e, &res);
+		else if (c->state == CHUNK_SCANNING)
+			scan_ahead_or_wait(p, e->s);
+		else
+			finished = take_chunk(p, e, c, &res);
+	}
+	return res;
+}
+
 /* Starts the worker with every signal blocked: they are the main
  * thread's to handle. */
-static bool start_worker(pthread_t *thread, struct worker *w)
+static bool start_worker(pthread_t *thread, struct pipeline *p)
 {
 	sigset_t all, old;
 
 	sigfillset(&all);
 	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
 		return false;
-	bool started = pthread_create(thread, NULL, run_worker, w) == 0;
+	bool started = pthread_create(thread, NULL, run_worker, p) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return started;
 }
 
-struct rounds {
-	struct scanner *main;
-	struct worker w;
-	int fd;
-	uint64_t size;
-	uint64_t round_bytes;
-	scan_emit emit;
-	void *context;
-	uint64_t *end;
-	bool done;
-};
-
-/* One round from a (where a message begins): the first half scanned and
- * emitted here, the second half at the same time by the worker, held, and
- * emitted after the first -- if the first half ended exactly where the
- * worker began.  Otherwise the guess was wrong and the worker's messages
- * are dropped: the next round starts where the first half did end. */
-static enum scan_result scan_round(struct rounds *r, uint64_t *a)
+static void stop_worker(struct pipeline *p, pthread_t thread)
 {
-	uint64_t b = NO_LIMIT, mid = NO_LIMIT;
-	enum scan_result res = SCAN_OK;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(thread, NULL);
+}
 
-	if (r->size - *a >= r->round_bytes)
-		res = find_start(r->fd, *a + r->round_bytes, &b);
-	uint64_t stop = b == NO_LIMIT ? r->size : b;
-	if (res == SCAN_OK && stop - *a >= 2)
-		res = find_start(r->fd, *a + (stop - *a) / 2, &mid);
-	if (res != SCAN_OK)
-		return res;
+static bool pipeline_init(struct pipeline *p)
+{
+	if (!(p->worker = scanner_new()))
+		return false;
+	for (size_t i = 0; i < CHUNK_SLOTS; i++)
+		if (!(p->chunks[i].held = malloc(HELD_MAX * sizeof(*p->chunks[i].held))))
+			return false;
+	return true;
+}
 
+static void pipeline_free(struct pipeline *p)
+{
+	for (size_t i = 0; i < CHUNK_SLOTS; i++)
+		free(p->chunks[i].held);
+	scanner_free(p->worker);
+}
+
+/* The scan with a worker thread; false if none could be started (then
+ * nothing was emitted). */
+static bool scan_with_worker(struct emitter *e, int fd, uint64_t chunk_bytes,
+			     enum scan_result *res)
+{
+	struct pipeline p = { .fd = fd, .chunk_bytes = chunk_bytes, .next_from = e->pos };
 	pthread_t thread;
-	bool split = mid != NO_LIMIT && mid < stop;
-	if (split) {
-		r->w.fd = r->fd;
-		r->w.from = mid;
-		r->w.limit = b;
-		split = start_worker(&thread, &r->w);
+	bool started = false;
+
+	if (pthread_mutex_init(&p.lock, NULL) != 0)
+		return false;
+	if (pthread_cond_init(&p.changed, NULL) == 0) {
+		started = pipeline_init(&p) && start_worker(&thread, &p);
+		if (started) {
+			pthread_mutex_lock(&p.lock);
+			*res = scan_chunks(&p, e);
+			pthread_mutex_unlock(&p.lock);
+			stop_worker(&p, thread);
+		}
+		pipeline_free(&p);
+		pthread_cond_destroy(&p.changed);
 	}
-	res = scan_range(r->main, r->fd, *a, split ? mid : b, r->emit, r->context);
-	if (split)
-		pthread_join(thread, NULL);
-	if (res != SCAN_OK || r->main->stopped_at == NO_LIMIT) {
-		*r->end = r->main->next_read;
-		r->done = true;
-		return res;
-	}
-	*a = r->main->stopped_at;
-	if (!split || *a != mid)
-		return SCAN_OK;
-	if (r->w.result != SCAN_OK) {
-		*r->end = r->w.s->next_read;
-		return r->w.result;
-	}
-	if (!emit_held(&r->w, r->emit, r->context))
-		return SCAN_NO_MEMORY;
-	if (r->w.s->stopped_at == NO_LIMIT) {
-		*r->end = r->w.s->next_read;
-		r->done = true;
-	} else {
-		*a = r->w.s->stopped_at;
-	}
-	return SCAN_OK;
+	pthread_mutex_destroy(&p.lock);
+	return started;
 }
 
 enum scan_result scan_mbox_rounds(int fd, uint64_t start, uint64_t *end,
 				  scan_emit emit, void *context,
 				  uint64_t round_bytes)
 {
-	struct rounds r = { .fd = fd, .round_bytes = round_bytes, .emit = emit,
-			    .context = context, .end = end };
-	struct stat st;
-	enum scan_result res = SCAN_NO_MEMORY;
+	struct scanner *s = scanner_new();
+	struct emitter e = { .s = s, .emit = emit, .context = context, .pos = start,
+			     .end = end };
+	enum scan_result res = SCAN_OK;
 
 	*end = start;
-	r.main = scanner_new();
-	if (!r.main)
+	if (!s)
 		return SCAN_NO_MEMORY;
-	if (round_bytes > 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size > start) {
-		r.size = (uint64_t)st.st_size;
-		r.w.s = scanner_new();
-		r.w.held = malloc(HELD_MAX * sizeof(*r.w.held));
-	}
-	if (!r.w.s || !r.w.held) {
+	if (round_bytes == 0 || !scan_with_worker(&e, fd, round_bytes, &res)) {
 		/* One thread: the whole file in one range. */
-		res = scan_range(r.main, fd, start, NO_LIMIT, emit, context);
-		*end = r.main->next_read;
-	} else {
-		uint64_t a = start;
-		do
-			res = scan_round(&r, &a);
-		while (res == SCAN_OK && !r.done);
+		res = scan_range(s, fd, start, NO_LIMIT, emit, context);
+		*end = s->next_read;
 	}
-	free(r.w.held);
-	scanner_free(r.w.s);
-	scanner_free(r.main);
+	scanner_free(s);
 	return res;
 }
 
@@ -1002,11 +1186,11 @@ enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
 {
 	struct stat st;
 	cpu_set_t cpus;
-	uint64_t round_bytes = 0;
+	uint64_t chunk_bytes = 0;
 
 	/* The processors this process may run on, not all the machine has. */
 	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= start + PARALLEL_MIN &&
 	    sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1)
-		round_bytes = ROUND_BYTES;
-	return scan_mbox_rounds(fd, start, end, emit, context, round_bytes);
+		chunk_bytes = CHUNK_BYTES;
+	return scan_mbox_rounds(fd, start, end, emit, context, chunk_bytes);
 }

@@ -43,12 +43,13 @@ typedef bool (*scan_emit)(void *context, const struct scanned_message *msg);
 enum scan_result scan_mbox(int fd, uint64_t start, uint64_t *end,
 			   scan_emit emit, void *context);
 
-/* The same scan, and the same messages emitted in the same order, with a
- * second thread scanning the second half of each round of about
- * round_bytes while the first half is scanned and emitted (0: one thread
- * for the whole range).  scan_mbox uses it on files of several MB when
- * the process may run on more than one processor; the tests call it with
- * small rounds to put round ends everywhere. */
+/* The same scan, and the same messages emitted in the same order, with the
+ * file cut at likely message starts into chunks of about round_bytes that
+ * the calling thread and a second one take in turn: the caller emits its
+ * chunks as it scans them and the other's after them (0: one thread for
+ * the whole range).  scan_mbox uses it on files of several MB when the
+ * process may run on more than one processor; the tests call it with
+ * small chunks to put chunk ends everywhere. */
 enum scan_result scan_mbox_rounds(int fd, uint64_t start, uint64_t *end,
 				  scan_emit emit, void *context,
 				  uint64_t round_bytes);
