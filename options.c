@@ -59,7 +59,7 @@ static const char usage[] =
     "(default " DEFAULT_CHROOT_DIR ")\n"
     "      --trusted-proxies=LIST  these peers (addresses, CIDR prefixes, "
     "comma-separated;\n"
-    "                         local: any peer on a Unix-domain socket)\n"
+    "                         local: a peer on a Unix-domain socket file)\n"
     "                         must open with a PROXY v1 header naming the "
     "client\n"
     "  -d, --debug            protocol trace on stderr, passwords masked\n"

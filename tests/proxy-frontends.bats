@@ -179,7 +179,7 @@ teardown_file() {
 	refute grep -q 'PROXY header from' "$WORLD/backend-a.log" "$WORLD/backend-b.log"
 }
 
-@test "a host that is down: nginx answers its users -ERR and closes, HAProxy closes; the other host keeps serving" {
+@test "a host that is down: nginx refuses its users' login (-ERR, or a close), HAProxy closes; the other host keeps serving" {
 	cp "$HOST_B/spool/bob" "$WORLD/bob.before"
 	kill "$HOST_B_PID"
 	local tries=100
@@ -190,8 +190,13 @@ teardown_file() {
 	done
 	pop3_talk "$NGINX_PLAIN_PORT" "USER bob" "PASS bob-pw" "STAT" >"$WORLD/down"
 	cat -A "$WORLD/down"
-	tail -n 1 "$WORLD/down" | grep -q '^-ERR '
-	refute grep -q '^+OK [0-9]' "$WORLD/down"
+	# The greeting and USER's +OK come from nginx itself.  After PASS,
+	# nginx answers -ERR when its connect() is refused; when the refusal
+	# comes as it sends the PROXY header, nginx 1.22 closes without a word.
+	# Either way no login succeeds, and its error log names the refusal.
+	[ "$(sed -n 2p "$WORLD/down")" = $'+OK\r' ]
+	refute grep -v -e '^-ERR ' <(sed -n '3,$p' "$WORLD/down")
+	grep -Eq '\(111: Connection refused\) while .*upstream' "$WORLD/nginx/error.log"
 	pop3_talk "$HAPROXY_B_PORT" "USER bob" >"$WORLD/down-haproxy"
 	refute grep -q '^+OK' "$WORLD/down-haproxy"
 	# Host A's users are not affected, through either proxy.

@@ -212,7 +212,8 @@ def receive():
     except ConnectionResetError:
         return b""
 def answer():
-    while not out.endswith(b"\r\n"):
+    start = len(out)
+    while len(out) == start or not out.endswith(b"\r\n"):
         chunk = receive()
         if not chunk:
             return False
