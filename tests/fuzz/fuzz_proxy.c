@@ -8,12 +8,13 @@
  * most 107 octets ending in CRLF, starts "PROXY ", names a family it was
  * spelled with, and written out again from what was parsed (inet_ntop,
  * decimal ports) it parses to the same values; an accepted list has 1 to
- * MAX_TRUSTED_PROXIES entries, each matching its own address and the
- * list matching each of them.
+ * MAX_TRUSTED_PROXIES entries, each matching its own address (a
+ * Unix-domain peer for "local") and the list matching each of them.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <sys/un.h>
 
 #include "fuzz.h"
 #include "proxyproto.h"
@@ -53,7 +54,11 @@ static bool matches_itself(const struct trusted_proxies *l,
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
+	/* "local": a Unix-domain peer, which has no address (only a family). */
+	if (net->family == AF_UNIX)
+		return trusted_proxies_match(l, (struct sockaddr *)&sun, sizeof(sa_family_t));
 	if (net->family == AF_INET) {
 		memcpy(&sin.sin_addr, net->addr, 4);
 		return trusted_proxies_match(l, (struct sockaddr *)&sin, sizeof(sin));
@@ -74,7 +79,8 @@ static void check_list(const uint8_t *data, size_t size)
 		FUZZ_CHECK(l.count >= 1 && l.count <= MAX_TRUSTED_PROXIES);
 		for (size_t i = 0; i < l.count; i++) {
 			const struct proxy_net *net = &l.nets[i];
-			FUZZ_CHECK(net->family == AF_INET || net->family == AF_INET6);
+			FUZZ_CHECK(net->family == AF_INET || net->family == AF_INET6 ||
+				   (net->family == AF_UNIX && net->prefix == 0));
 			FUZZ_CHECK(net->prefix <= (net->family == AF_INET ? 32u : 128u));
 			one.nets[0] = *net;
 			FUZZ_CHECK(matches_itself(&one, net));
