@@ -60,17 +60,24 @@ port_listening() {
 		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# wait_for_port PORT [SECONDS]: polls until PORT listens; bounded.
-wait_for_port() {
-	local port=$1 tries=$((${2:-10} * 20))
-	while ! port_listening "$port"; do
+# poll_until SECONDS WHAT COMMAND...: runs COMMAND every 0.05 s until it
+# succeeds; after SECONDS, says WHAT is missing and fails.
+poll_until() {
+	local seconds=$1 what=$2 tries=$(($1 * 20))
+	shift 2
+	until "$@"; do
 		tries=$((tries - 1))
 		if [ "$tries" -le 0 ]; then
-			echo "nothing listens on port $port after ${2:-10} s" >&2
+			echo "$what after $seconds s" >&2
 			return 1
 		fi
 		sleep 0.05
 	done
+}
+
+# wait_for_port PORT [SECONDS]: polls until PORT listens; bounded.
+wait_for_port() {
+	poll_until "${2:-10}" "nothing listens on port $1" port_listening "$1"
 }
 
 # require_free_port PORT: fail early and clearly if another program has it.
@@ -175,17 +182,7 @@ uses_backend_socket() {
 }
 
 # wait_for_socket PATH: polls until a socket exists at PATH; bounded.
-wait_for_socket() {
-	local tries=200
-	while [ ! -S "$1" ]; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ]; then
-			echo "no socket at $1 after 10 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
+wait_for_socket() { poll_until 10 "no socket at $1" test -S "$1"; }
 
 # start_backend_socket PORT [POP3-OPTION...]: pop3s-stdio-backend.socket
 # for the stunnel daemon on PORT, as systemd-socket-activate --inetd -a on
